@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "postloan.kernel",
     "postloan.org",
     "postloan.web",
+    "postloan.demo",
 ]
 
 MIDDLEWARE = [
@@ -183,6 +184,7 @@ STATICFILES_DIRS = [
     ("vendor/alpinejs", NODE_MODULES / "alpinejs" / "dist"),
 ]
 STATICFILES_DIRS = [(prefix, path) for prefix, path in STATICFILES_DIRS if path.exists()]
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 

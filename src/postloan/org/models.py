@@ -50,15 +50,15 @@ class Branch(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
 
+    def save(self, *args, **kwargs) -> None:
+        self.path = (self.parent.path if self.parent_id else "/") + f"{self.code}/"
+        super().save(*args, **kwargs)
+
     def clean(self) -> None:
         if self.level == self.Level.HEAD_OFFICE and self.parent_id:
             raise ValidationError({"parent": _("A head office has no parent.")})
         if self.level != self.Level.HEAD_OFFICE and not self.parent_id:
             raise ValidationError({"parent": _("Every branch below head office needs a parent.")})
-
-    def save(self, *args, **kwargs) -> None:
-        self.path = (self.parent.path if self.parent_id else "/") + f"{self.code}/"
-        super().save(*args, **kwargs)
 
     @property
     def is_head_office(self) -> bool:

@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "axes",
     "postloan.kernel",
     "postloan.org",
+    "postloan.customers",
+    "postloan.ledger",
     "postloan.web",
     "postloan.demo",
 ]

@@ -4,12 +4,17 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from postloan.kernel.api_views import AuditEventViewSet, BusinessDateView
+from postloan.ledger.api import CustomerViewSet, LoanViewSet, ProductViewSet, ReversalViewSet
 from postloan.org.api import BranchViewSet, UserViewSet
 
 router = DefaultRouter()
 router.register("branches", BranchViewSet, basename="branch")
 router.register("users", UserViewSet, basename="user")
 router.register("audit-events", AuditEventViewSet, basename="auditevent")
+router.register("customers", CustomerViewSet, basename="customer")
+router.register("products", ProductViewSet, basename="product")
+router.register("loans", LoanViewSet, basename="loan")
+router.register("reversals", ReversalViewSet, basename="reversal")
 
 api_patterns = [
     path("business-date/", BusinessDateView.as_view(), name="business-date"),

@@ -73,3 +73,45 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("audit events are append-only")
+
+
+class CalendarCoverage(models.Model):
+    """The range of dates for which a business calendar's holidays are loaded.
+
+    The close of business refuses to run past ``last``: the calendar must be
+    extended first (new State Council notice → ``postloan calendar seed`` or the admin).
+    """
+
+    code = models.CharField(_("calendar"), max_length=10, primary_key=True)
+    name = models.CharField(_("name"), max_length=100)
+    first = models.DateField(_("first date"))
+    last = models.DateField(_("last date"))
+
+    class Meta:
+        verbose_name = _("business calendar")
+        verbose_name_plural = _("business calendars")
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.first}–{self.last}"
+
+
+class CalendarDay(models.Model):
+    """An exception to the weekend rule: a weekday holiday, or a weekend working day (调休)."""
+
+    class Kind(models.TextChoices):
+        HOLIDAY = "holiday", _("Holiday")
+        WORKDAY = "workday", _("Make-up working day")
+
+    calendar = models.ForeignKey(CalendarCoverage, on_delete=models.CASCADE, related_name="days")
+    date = models.DateField(_("date"))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    note = models.CharField(_("note"), max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("calendar day")
+        verbose_name_plural = _("calendar days")
+        ordering = ["date"]
+        constraints = [models.UniqueConstraint(fields=["calendar", "date"], name="calendar_day_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.get_kind_display()}"

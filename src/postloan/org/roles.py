@@ -46,6 +46,24 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "kernel.view_audit": (AUDITOR, ADMIN, CREDIT_HEAD),
     "kernel.set_business_date": (ADMIN,),
     "kernel.view_business_date": ALL_ROLES,
+    # reference data in the admin area (Django's model permission names)
+    "org.add_branch": (ADMIN,),
+    "org.change_branch": (ADMIN,),
+    "org.change_user": (ADMIN,),
+    "kernel.view_auditevent": (AUDITOR, ADMIN),
+    "kernel.view_calendarcoverage": (ADMIN,),
+    "kernel.change_calendarcoverage": (ADMIN,),
+    "kernel.add_calendarday": (ADMIN,),
+    "kernel.change_calendarday": (ADMIN,),
+    "kernel.delete_calendarday": (ADMIN,),
+    "customers.view_industry": (ADMIN,),
+    "customers.change_industry": (ADMIN,),
+    "customers.view_customergroup": (ADMIN,),
+    "customers.add_customergroup": (ADMIN,),
+    "customers.change_customergroup": (ADMIN,),
+    "ledger.view_product": ALL_ROLES,
+    "ledger.add_product": (ADMIN,),
+    "ledger.change_product": (ADMIN,),
 }
 
 

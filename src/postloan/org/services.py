@@ -46,7 +46,8 @@ def create_user(*, actor, username: str, password: str, branch: Branch, roles: l
         raise ValidationError({"roles": [_("Give the user at least one role.")]})
     if User.objects.filter(username=username).exists():
         raise ValidationError({"username": [_("A user with this name exists already.")]})
-    user = User(username=username, full_name=full_name, email=email, branch=branch)
+    # Administrators use the admin area for reference data, which needs Django's staff flag.
+    user = User(username=username, full_name=full_name, email=email, branch=branch, is_staff="admin" in roles)
     try:
         validate_password(password, user)
     except ValidationError as exc:

@@ -38,3 +38,4 @@ register(NavItem(_("Audit trail"), "audit-list", "kernel.view_audit", _("Oversig
 register(NavItem(_("Branches"), "branch-list", "org.view_branch", _("Administration"), 900))
 register(NavItem(_("Users"), "user-list", "org.view_user", _("Administration"), 910))
 register(NavItem(_("Business date"), "business-date", "kernel.set_business_date", _("Administration"), 920))
+register(NavItem(_("Reference data"), "admin:index", "org.change_branch", _("Administration"), 930))

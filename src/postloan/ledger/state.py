@@ -1,0 +1,192 @@
+"""A loan's derived state: replay its schedule versions and standing postings
+through the pure engine, and store the result.
+
+``replayed(loan, as_of)`` computes without writing; ``refresh(loan)`` stores
+balances on the loan, paid amounts on the installments and the split of each
+repayment; ``check(loan)`` compares what is stored with a fresh replay.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from postloan.kernel import businessdate
+
+from . import engine
+from .models import Allocation, Installment, Loan, Posting, ScheduleVersion
+
+DAY_BASIS = {"ACT/360": 360, "30/360": 360, "30E/360": 360, "ACT/365F": 365, "ACT/ACT": 365}
+
+EVENT_KINDS = {
+    Posting.Kind.DISBURSEMENT: engine.Disbursement,
+    Posting.Kind.REPAYMENT: engine.Repayment,
+    Posting.Kind.PREPAYMENT: engine.Repayment,
+    Posting.Kind.FEE_CHARGE: engine.FeeCharge,
+    Posting.Kind.FEE_WAIVER: engine.FeeWaiver,
+    Posting.Kind.PENALTY_WAIVER: engine.PenaltyWaiver,
+}
+
+
+@dataclass
+class Inputs:
+    dues: list
+    events: list
+    terms: engine.Terms
+    installments: dict[int, Installment]  # seq -> row
+    postings: dict[str, Posting]  # reference -> standing posting
+
+
+def terms_of(loan: Loan) -> engine.Terms:
+    product = loan.product
+    return engine.Terms(
+        annual_rate=Decimal(loan.annual_rate),
+        penalty_markup=Decimal(product.penalty_markup),
+        compound_markup=Decimal(product.compound_markup),
+        day_basis=DAY_BASIS.get(loan.day_count, 360),
+        grace_days=product.grace_days,
+        order=tuple(product.allocation_order.split(",")),
+        mode=product.allocation_mode,
+    )
+
+
+def due_of(row: Installment) -> engine.Due:
+    return engine.Due(number=row.seq, period_start=row.period_start, due_date=row.due_date,
+                      principal=row.principal_fen, interest=row.interest_fen, period_end=row.period_end)
+
+
+def inputs(loan: Loan) -> Inputs:
+    postings = list(Posting.objects.filter(loan=loan).order_by("value_date", "id"))
+    reversed_ids = {p.reverses_id for p in postings if p.kind == Posting.Kind.REVERSAL}
+    standing = [p for p in postings if p.kind != Posting.Kind.REVERSAL and p.id not in reversed_ids]
+    rows = list(Installment.objects.filter(loan=loan).order_by("seq"))
+    by_version: dict[int, list[Installment]] = {}
+    for row in rows:
+        by_version.setdefault(row.version_id, []).append(row)
+    versions = {v.posting_id: v for v in ScheduleVersion.objects.filter(loan=loan)}
+    initial = next((v for v in versions.values() if v.number == 1), None)
+    dues = [due_of(r) for r in by_version.get(initial.id, [])] if initial else []
+    events = []
+    for p in standing:
+        if p.kind == Posting.Kind.SCHEDULE_CHANGE:
+            version = versions.get(p.id)
+            if version is None or version.number == 1:
+                continue
+            events.append(engine.ScheduleChange(value_date=p.value_date,
+                                                dues=[due_of(r) for r in by_version.get(version.id, [])],
+                                                ref=p.reference, reason=version.reason))
+        else:
+            events.append(EVENT_KINDS[p.kind](value_date=p.value_date, amount=p.amount_fen, ref=p.reference))
+    return Inputs(dues=dues, events=events, terms=terms_of(loan), installments={r.seq: r for r in rows},
+                  postings={p.reference: p for p in standing})
+
+
+def replayed(loan: Loan, as_of: dt.date | None = None, data: Inputs | None = None) -> engine.LoanState:
+    data = data or inputs(loan)
+    return engine.replay(data.dues, data.events, data.terms, as_of or businessdate.current())
+
+
+LOAN_FIELDS = {
+    "disbursed_fen": "disbursed",
+    "principal_outstanding_fen": "principal_outstanding",
+    "principal_due_fen": "principal_due",
+    "interest_due_fen": "interest_due",
+    "penalty_due_fen": "penalty_due",
+    "compound_due_fen": "compound_due",
+    "fee_due_fen": "fee_due",
+    "overdue_principal_fen": "overdue_principal",
+    "overdue_interest_fen": "overdue_interest",
+    "interest_accrued_fen": "interest_accrued",
+    "credit_fen": "credit",
+    "days_past_due": "days_past_due",
+    "bucket": "bucket",
+    "next_due_date": "next_due_date",
+    "settled_on": "settled_on",
+}
+
+INSTALLMENT_FIELDS = {
+    "status": "status",
+    "penalty_fen": "penalty",
+    "compound_fen": "compound",
+    "fee_fen": "fee",
+    "paid_principal_fen": "paid_principal",
+    "paid_interest_fen": "paid_interest",
+    "paid_penalty_fen": "paid_penalty",
+    "paid_compound_fen": "paid_compound",
+    "paid_fee_fen": "paid_fee",
+}
+
+
+def loan_status(loan: Loan, state: engine.LoanState) -> str:
+    if loan.status == Loan.Status.WRITTEN_OFF:
+        return loan.status
+    if state.disbursed == 0:
+        return Loan.Status.PENDING
+    return {"settled": Loan.Status.SETTLED, "overdue": Loan.Status.OVERDUE}.get(state.status, Loan.Status.ACTIVE)
+
+
+def expected(loan: Loan, as_of: dt.date | None = None):
+    """(loan field values, {seq: installment field values}, allocations) a replay gives."""
+    data = inputs(loan)
+    state = replayed(loan, as_of, data)
+    loan_values = {f: getattr(state, a) for f, a in LOAN_FIELDS.items()}
+    loan_values["status"] = loan_status(loan, state)
+    loan_values["state_as_of"] = state.as_of
+    effective = {s.number: s for s in state.installments}
+    rows = {}
+    for seq in data.installments:
+        s = effective.get(seq)
+        if s is None:
+            rows[seq] = {f: 0 for f in INSTALLMENT_FIELDS} | {"status": Installment.Status.SUPERSEDED}
+        else:
+            rows[seq] = {f: getattr(s, a) for f, a in INSTALLMENT_FIELDS.items()}
+    return loan_values, rows, state, data
+
+
+def refresh(loan: Loan, as_of: dt.date | None = None) -> engine.LoanState:
+    """Store the replayed state of the loan (call inside the service's transaction)."""
+    loan_values, rows, state, data = expected(loan, as_of)
+    for field, value in loan_values.items():
+        setattr(loan, field, value)
+    Loan.objects.filter(pk=loan.pk).update(**loan_values)
+    changed = []
+    for seq, values in rows.items():
+        row = data.installments[seq]
+        if any(getattr(row, f) != v for f, v in values.items()):
+            for f, v in values.items():
+                setattr(row, f, v)
+            changed.append(row)
+    if changed:
+        Installment.objects.bulk_update(changed, list(INSTALLMENT_FIELDS), batch_size=500)
+    Allocation.objects.filter(posting__loan=loan).delete()
+    allocations = []
+    for ref, parts in state.allocations.items():
+        posting = data.postings.get(ref)
+        if posting is None:
+            continue
+        for part in parts:
+            if part.amount:
+                allocations.append(Allocation(posting=posting, installment=data.installments.get(part.installment),
+                                              component=part.component, amount_fen=part.amount))
+    Allocation.objects.bulk_create(allocations)
+    return state
+
+
+def check(loan: Loan) -> list[str]:
+    """Differences between the stored state and a replay of the postings (empty: consistent)."""
+    as_of = loan.state_as_of or businessdate.current()
+    loan_values, rows, _state, data = expected(loan, as_of)
+    problems = []
+    fresh = Loan.objects.get(pk=loan.pk)
+    for field, value in loan_values.items():
+        stored = getattr(fresh, field)
+        if stored != value:
+            problems.append(f"{loan.loan_no}: {field} stored {stored!r}, postings give {value!r}")
+    for seq, values in rows.items():
+        row = data.installments[seq]
+        for field, value in values.items():
+            if getattr(row, field) != value:
+                problems.append(f"{loan.loan_no} installment {row.number} (seq {seq}): {field} stored "
+                                f"{getattr(row, field)!r}, postings give {value!r}")
+    return problems

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "postloan.org",
     "postloan.customers",
     "postloan.ledger",
+    "postloan.cob",
     "postloan.web",
     "postloan.demo",
 ]

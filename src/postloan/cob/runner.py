@@ -1,0 +1,242 @@
+"""Running the close of business: dates in order, steps in order, partitions of loans.
+
+Each partition is one transaction that also marks it done, so a run killed at
+any moment resumes from the last committed partition with the same result. A
+date is closed (and the business date moved) only when every step succeeded.
+On the embedded SQLite database partitions run one after another in this
+process (SQLite has one writer); with PostgreSQL and a Celery broker each
+step's partitions run as parallel tasks on the workers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import sys
+import time
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from postloan.kernel import audit, businessdate
+from postloan.kernel.errors import field_error
+from postloan.kernel.models import CalendarCoverage
+from postloan.ledger.models import Loan
+
+from . import registry
+from .models import CobDay, CobPartition, CobRun, CobStep, Status
+
+ONE_DAY = dt.timedelta(days=1)
+PARTITION_SIZE = int(os.environ.get("POSTLOAN_COB_PARTITION", "2000"))
+STALE_AFTER = dt.timedelta(minutes=10)
+
+
+class CobFailed(Exception):
+    """A step failed: the date stays open and the business date where it was."""
+
+
+def plan_dates(to: dt.date | None) -> list[dt.date]:
+    current = businessdate.current()
+    to = to or current
+    if not isinstance(to, dt.date):
+        raise field_error("to", _("Enter a valid date."))
+    if to < current:
+        raise field_error("to", _("%(to)s is before the current business date %(current)s: closed dates are not "
+                                  "closed again.") % {"to": to, "current": current})
+    coverage = CalendarCoverage.objects.filter(code="CN").first()
+    if coverage is not None and to > coverage.last:
+        raise field_error("to", _("The business calendar is loaded only to %(last)s: extend it (new holiday notice) "
+                                  "before closing %(to)s.") % {"last": coverage.last, "to": to})
+    return [current + dt.timedelta(days=i) for i in range((to - current).days + 1)]
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _acquire(dates: list[dt.date], actor) -> CobRun:
+    for _attempt in range(2):
+        try:
+            with transaction.atomic():
+                return CobRun.objects.create(from_date=dates[0], to_date=dates[-1], actor=actor if getattr(
+                    actor, "pk", None) else None, host=socket.gethostname(), pid=os.getpid(),
+                    heartbeat=timezone.now())
+        except IntegrityError:
+            running = CobRun.objects.filter(status=Status.RUNNING).first()
+            if running is None:
+                continue
+            dead = (running.host == socket.gethostname() and not _pid_alive(running.pid)) or (
+                running.heartbeat and timezone.now() - running.heartbeat > STALE_AFTER)
+            if not dead:
+                raise field_error("run", _("A close of business is already running: run #%(id)s for %(from)s–%(to)s, "
+                                           "started %(at)s by process %(pid)s on %(host)s.") % {
+                    "id": running.pk, "from": running.from_date, "to": running.to_date,
+                    "at": timezone.localtime(running.started_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    "pid": running.pid, "host": running.host})
+            CobRun.objects.filter(pk=running.pk).update(status=Status.INTERRUPTED, finished_at=timezone.now(),
+                                                        error="the process stopped before finishing")
+    raise field_error("run", _("Could not start the close of business."))
+
+
+def run(*, to: dt.date | None = None, actor=None, progress: bool = False, out=None) -> CobRun:
+    """Close the current business date and each following one up to ``to``."""
+    if actor is not None and not actor.has_perm("cob.run"):
+        from django.core.exceptions import PermissionDenied
+
+        raise PermissionDenied(_("Only an administrator may run the close of business."))
+    dates = plan_dates(to)
+    cob_run = _acquire(dates, actor)
+    try:
+        for day in dates:
+            started = time.monotonic()
+            close_day(cob_run, day, progress=progress, out=out)
+            if out:
+                out.write(f"{day} closed in {time.monotonic() - started:.2f} s\n")
+        CobRun.objects.filter(pk=cob_run.pk).update(status=Status.DONE, finished_at=timezone.now())
+    except BaseException as exc:
+        _mark_failed(cob_run, exc)
+        raise
+    cob_run.refresh_from_db()
+    return cob_run
+
+
+def _mark_failed(cob_run: CobRun, exc: BaseException) -> None:
+    try:
+        connection.close_if_unusable_or_obsolete()
+        CobRun.objects.filter(pk=cob_run.pk).update(status=Status.FAILED, finished_at=timezone.now(),
+                                                    error=f"{type(exc).__name__}: {exc}"[:2000])
+    except Exception:  # the database itself is gone: the next run finds this one stale and resumes
+        pass
+
+
+def _loan_filter(day: dt.date) -> Q:
+    return Q(status__in=(Loan.Status.ACTIVE, Loan.Status.OVERDUE)) | Q(settled_on=day)
+
+
+def close_day(cob_run: CobRun, day: dt.date, *, progress: bool = False, out=None) -> CobDay:
+    if businessdate.current() != day:
+        raise field_error("date", _("The business date is %(current)s, not %(day)s.")
+                          % {"current": businessdate.current(), "day": day})
+    cob_day, _created = CobDay.objects.get_or_create(date=day, defaults={"run": cob_run})
+    if cob_day.status == Status.DONE:
+        return cob_day
+    CobDay.objects.filter(pk=cob_day.pk).update(run=cob_run, status=Status.RUNNING)
+    started = time.monotonic()
+    for reg in registry.steps():
+        step, _created = CobStep.objects.get_or_create(day=cob_day, name=reg.name, defaults={"order": reg.order})
+        if step.status == Status.DONE:
+            continue
+        CobStep.objects.filter(pk=step.pk).update(status=Status.RUNNING, error="")
+        step_started = time.monotonic()
+        try:
+            if reg.per_partition:
+                _run_partitions(cob_run, step, reg, day, progress=progress)
+            else:
+                with transaction.atomic():
+                    rows, totals = reg.fn(day, None)
+                    CobStep.objects.filter(pk=step.pk).update(rows=rows, totals=totals)
+        except Exception as exc:
+            CobStep.objects.filter(pk=step.pk).update(status=Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+            CobDay.objects.filter(pk=cob_day.pk).update(status=Status.FAILED)
+            raise CobFailed(_("Step %(step)s failed on %(day)s: %(error)s") % {
+                "step": reg.name, "day": day, "error": exc}) from exc
+        elapsed = time.monotonic() - step_started
+        step.refresh_from_db()
+        CobStep.objects.filter(pk=step.pk).update(status=Status.DONE, finished_at=timezone.now(),
+                                                  seconds=step.seconds + elapsed)
+    with transaction.atomic():
+        totals = {s.name: s.totals for s in cob_day.steps.all()}
+        audit.record(actor=None, action="cob.close_day", obj=cob_day, object_repr=f"COB {day}",
+                     after={"steps": totals}, reason=f"run #{cob_run.pk}")
+        CobDay.objects.filter(pk=cob_day.pk).update(status=Status.DONE, finished_at=timezone.now(),
+                                                    seconds=time.monotonic() - started)
+        businessdate.advance(to=day + ONE_DAY, reason=f"close of business {day} (run #{cob_run.pk})")
+    return cob_day
+
+
+def _plan_partitions(step: CobStep, day: dt.date) -> list[CobPartition]:
+    existing = list(step.partitions.order_by("number"))
+    if existing:
+        return existing
+    ids = list(Loan.objects.filter(_loan_filter(day)).order_by("id").values_list("id", flat=True))
+    parts = [CobPartition(step=step, number=n, first_loan=ids[i], last_loan=ids[min(i + PARTITION_SIZE, len(ids)) - 1])
+             for n, i in enumerate(range(0, len(ids), PARTITION_SIZE))]
+    CobPartition.objects.bulk_create(parts)
+    return list(step.partitions.order_by("number"))
+
+
+def _run_partitions(cob_run: CobRun, step: CobStep, reg, day: dt.date, *, progress: bool) -> None:
+    parts = _plan_partitions(step, day)
+    pending = [p for p in parts if p.status != Status.DONE]
+    bar = None
+    if progress and pending:
+        from tqdm import tqdm
+
+        total = sum(p.rows for p in parts if p.status == Status.DONE)
+        bar = tqdm(total=None, desc=f"{day} {reg.name}", unit=" loans", file=sys.stderr, leave=False,
+                   initial=total, dynamic_ncols=True)
+    try:
+        if _use_workers():
+            from .tasks import run_partitions_on_workers
+
+            run_partitions_on_workers([p.pk for p in pending])
+        else:
+            for part in pending:
+                rows = execute_partition(part.pk)
+                CobRun.objects.filter(pk=cob_run.pk).update(heartbeat=timezone.now())
+                if bar is not None:
+                    bar.update(rows)
+                _crash_hook(reg.name, part.number)
+    finally:
+        if bar is not None:
+            bar.close()
+    agg_rows, agg_totals = 0, {}
+    for part in step.partitions.all():
+        agg_rows += part.rows
+        for key, value in (part.totals or {}).items():
+            agg_totals[key] = agg_totals.get(key, 0) + value
+    CobStep.objects.filter(pk=step.pk).update(rows=agg_rows, totals=agg_totals)
+
+
+def execute_partition(partition_id: int) -> int:
+    """One unit of work, in one transaction with its done-marker. Safe to call twice."""
+    started = time.monotonic()
+    with transaction.atomic():
+        part = CobPartition.objects.select_for_update().select_related("step__day").get(pk=partition_id)
+        if part.status == Status.DONE:
+            return part.rows
+        day = part.step.day.date
+        reg = registry.get(part.step.name)
+        ids = list(Loan.objects.filter(_loan_filter(day), id__gte=part.first_loan, id__lte=part.last_loan)
+                   .order_by("id").values_list("id", flat=True))
+        rows, totals = reg.fn(day, ids) if ids else (0, {})
+        CobPartition.objects.filter(pk=part.pk).update(
+            status=Status.DONE, rows=rows, totals=totals, seconds=time.monotonic() - started,
+            worker=f"{socket.gethostname()}:{os.getpid()}")
+    return rows
+
+
+def _use_workers() -> bool:
+    return bool(settings.CELERY_BROKER_URL) and connection.vendor == "postgresql"
+
+
+def _crash_hook(step_name: str, number: int) -> None:
+    """For the restart test: ``POSTLOAN_COB_KILL_AFTER=step:partition`` kills this process right after that
+    partition committed, as a power cut would."""
+    spec = os.environ.get("POSTLOAN_COB_KILL_AFTER")
+    if spec and spec == f"{step_name}:{number}":
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)

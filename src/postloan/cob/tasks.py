@@ -18,3 +18,16 @@ def run_partitions_on_workers(partition_ids: list[int], timeout: float = 3600) -
         return 0
     result = group(run_partition.s(pid) for pid in partition_ids).apply_async()
     return sum(result.get(timeout=timeout, disable_sync_subtasks=False))
+
+
+@shared_task(name="postloan.cob.run")
+def run_cob(to: str | None = None, actor_id: int | None = None) -> int:
+    """Run (or resume) the close of business on a worker, for the button and the API."""
+    import datetime as dt
+
+    from postloan.org.models import User
+
+    from .runner import run
+
+    actor = User.objects.filter(pk=actor_id).first() if actor_id else None
+    return run(to=dt.date.fromisoformat(to) if to else None, actor=actor).pk

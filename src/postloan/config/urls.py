@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from postloan.cob.api import CobRunViewSet
 from postloan.kernel.api_views import AuditEventViewSet, BusinessDateView
 from postloan.ledger.api import CustomerViewSet, LoanViewSet, ProductViewSet, ReversalViewSet
 from postloan.org.api import BranchViewSet, UserViewSet
@@ -15,6 +16,7 @@ router.register("customers", CustomerViewSet, basename="customer")
 router.register("products", ProductViewSet, basename="product")
 router.register("loans", LoanViewSet, basename="loan")
 router.register("reversals", ReversalViewSet, basename="reversal")
+router.register("cob/runs", CobRunViewSet, basename="cobrun")
 
 api_patterns = [
     path("business-date/", BusinessDateView.as_view(), name="business-date"),
@@ -29,5 +31,6 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("", include("postloan.cob.urls")),
     path("", include("postloan.web.urls")),
 ]

@@ -34,14 +34,15 @@ class Step:
     name: str
     order: int
     run: Callable[[DemoContext], None]
+    atomic: bool = True  # a long step (the history) commits as it goes and resumes by itself
 
 
 _STEPS: dict[str, Step] = {}
 
 
-def step(name: str, order: int):
+def step(name: str, order: int, atomic: bool = True):
     def decorate(fn):
-        _STEPS[name] = Step(name, order, fn)
+        _STEPS[name] = Step(name, order, fn, atomic)
         return fn
 
     return decorate
@@ -51,18 +52,24 @@ def steps() -> list[Step]:
     return sorted(_STEPS.values(), key=lambda s: s.order)
 
 
-def build(*, seed: int, customers: int, out=print) -> DemoBuild:
+def build(*, seed: int, customers: int, out=print, history_days: int | None = None) -> DemoBuild:
     marker = DemoBuild.objects.order_by("-id").first()
     if marker is None:
         marker = DemoBuild.objects.create(seed=seed, customers=customers)
     done = {s.name for s in steps() if marker.step and s.order <= _STEPS[marker.step].order} if marker.step else set()
-    ctx = DemoContext(seed=marker.seed, customers=marker.customers, rng=random.Random(marker.seed), out=out)
+    ctx = DemoContext(seed=marker.seed, customers=marker.customers, rng=random.Random(marker.seed), out=out,
+                      data={"history_days": history_days})
     for s in steps():
         ctx.rng = random.Random(f"{marker.seed}:{s.name}")
         if s.name in done:
             continue
         out(f"  {s.name} …")
-        with transaction.atomic():
+        if s.atomic:
+            with transaction.atomic():
+                s.run(ctx)
+                marker.step = s.name
+                marker.save(update_fields=["step"])
+        else:
             s.run(ctx)
             marker.step = s.name
             marker.save(update_fields=["step"])
@@ -71,4 +78,4 @@ def build(*, seed: int, customers: int, out=print) -> DemoBuild:
     return marker
 
 
-from . import org_step  # noqa: E402,F401  (registers the organisation step)
+from . import ledger_step, org_step  # noqa: E402,F401  (register their steps)

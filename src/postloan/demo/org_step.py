@@ -32,10 +32,13 @@ def build_organisation(ctx: DemoContext) -> None:
     rng = ctx.rng
     ho = services.create_branch(actor=None, code="HO", name="总行", level="head_office", region="北京市")
     users = []
+    from django.contrib.auth.hashers import make_password
+
+    shared_hash = make_password(DEMO_PASSWORD)
 
     def add(username, branch, role):
         users.append(services.create_user(actor=None, username=username, password=DEMO_PASSWORD, branch=branch,
-                                          roles=[role], full_name=person_name(rng)))
+                                          roles=[role], full_name=person_name(rng), password_hash=shared_hash))
 
     add("admin", ho, "admin")
     add("auditor", ho, "auditor")

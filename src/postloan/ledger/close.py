@@ -45,9 +45,14 @@ def close_loans(day: dt.date, loan_ids: list[int]) -> tuple[int, dict]:
     yesterday = day - ONE_DAY
     stale = {loan.pk for loan in loans if loan.state_as_of != yesterday and loan.state_as_of != day}
     current = {loan.pk for loan in loans if loan.state_as_of == day}
-    falling = set(Installment.objects.filter(loan_id__in=[loan.pk for loan in loans],
-                                             due_date__in=(yesterday, day))
-                  .exclude(status=Installment.Status.SUPERSEDED).values_list("loan_id", flat=True))
+    # An unpaid installment falling due today changes what is due; one that fell due yesterday and is still
+    # unpaid becomes overdue today. Paid ones change nothing the incremental path does not cover.
+    ids = [loan.pk for loan in loans]
+    unpaid = (Installment.Status.FUTURE, Installment.Status.DUE, Installment.Status.PARTLY_PAID)
+    falling = set(Installment.objects.filter(loan_id__in=ids, due_date=day, status__in=unpaid)
+                  .values_list("loan_id", flat=True))
+    falling |= set(Installment.objects.filter(loan_id__in=ids, due_date=yesterday, status__in=unpaid)
+                   .values_list("loan_id", flat=True))
     replay_set = [loan for loan in loans if loan.pk not in current
                   and (loan.pk in stale or loan.pk in falling or loan.credit_fen > 0)]
     replay_ids = {loan.pk for loan in replay_set}
@@ -92,7 +97,7 @@ def _advance(day: dt.date, loans: list[Loan], totals: dict) -> None:
         rates[loan.pk] = (Decimal(loan.annual_rate), Decimal(loan.product.penalty_markup),
                           Decimal(loan.product.compound_markup), DAY_BASIS.get(loan.day_count, 360),
                           loan.product.grace_days)
-    rows = Installment.objects.filter(loan_id__in=list(by_id)).exclude(
+    rows = Installment.objects.filter(loan_id__in=list(by_id), period_start__lte=day).exclude(
         status__in=(Installment.Status.SUPERSEDED, Installment.Status.PAID)).values_list(
         "id", "loan_id", "due_date", "period_start", "period_end", "principal_fen", "interest_fen",
         "paid_principal_fen", "paid_interest_fen", "penalty_fen", "compound_fen")

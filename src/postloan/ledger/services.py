@@ -368,6 +368,52 @@ def post_repayment(*, actor, loan: Loan, amount, value_date: dt.date, reference:
     return posting
 
 
+@transaction.atomic
+def post_repayments(*, actor, items: list[dict]) -> list[Posting]:
+    """Many repayments at once (a core-banking feed, the demo bank): each item ``{loan, amount, value_date,
+    reference}`` is validated exactly as ``post_repayment`` does, then each loan is replayed once. All or
+    nothing: an error names the item (``items[3].amount``) and changes nothing."""
+    from .state import refresh_many
+
+    postings, loans, events, seen = [], {}, [], set()
+    for index, item in enumerate(items):
+        loan = item["loan"]
+        if (loan.pk, item["reference"]) in seen:
+            raise field_error(f"items[{index}].reference", _("This reference is already used on this loan."))
+        seen.add((loan.pk, item["reference"]))
+        try:
+            if actor is not None:
+                require(actor, "ledger.post_repayment", loan.branch)
+            _open(loan)
+            amount_fen = _amount(item["amount"])
+            value_date = _value_date(loan, item["value_date"])
+            reference = _reference(loan, item["reference"])
+        except ValidationError as exc:
+            raise ValidationError({f"items[{index}].{field}": msgs for field, msgs in exc.message_dict.items()})
+        postings.append(Posting(loan=loan, kind=Posting.Kind.REPAYMENT, value_date=value_date,
+                                booking_date=businessdate.current(), amount_fen=amount_fen, reference=reference,
+                                actor=_user(actor)))
+        loans[loan.pk] = loan
+    Posting.objects.bulk_create(postings)
+    by_loan = list(Loan.objects.filter(pk__in=list(loans)).select_related("product", "branch"))
+    try:
+        refresh_many(by_loan, businessdate.current())
+    except ValueError as exc:
+        raise _engine_error(exc)
+    from postloan.kernel.models import AuditEvent
+
+    today = businessdate.current()
+    for posting in postings:
+        events.append(AuditEvent(actor=_user(actor), actor_name=getattr(actor, "username", "system"),
+                                 action="ledger.post_repayment", object_type="ledger.loan",
+                                 object_id=str(posting.loan_id), object_repr=posting.loan.loan_no,
+                                 branch_id=posting.loan.branch_id, business_date=today,
+                                 after={"amount": str(from_fen(posting.amount_fen)), "reference": posting.reference,
+                                        "value_date": posting.value_date.isoformat()}))
+    AuditEvent.objects.bulk_create(events, batch_size=1000)
+    return postings
+
+
 def payoff_quote(loan: Loan, on: dt.date) -> engine.Payoff:
     if not isinstance(on, dt.date):
         raise field_error("date", _("Enter a valid date."))

@@ -34,6 +34,7 @@ def items_for(user) -> list[dict]:
     return visible
 
 
+register(NavItem(_("Close of business"), "cob-history", "cob.view_run", _("Oversight"), 700))
 register(NavItem(_("Audit trail"), "audit-list", "kernel.view_audit", _("Oversight"), 800))
 register(NavItem(_("Branches"), "branch-list", "org.view_branch", _("Administration"), 900))
 register(NavItem(_("Users"), "user-list", "org.view_user", _("Administration"), 910))

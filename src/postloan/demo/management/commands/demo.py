@@ -16,13 +16,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--customers", type=int, default=3000, help="number of customers (default 3000)")
         parser.add_argument("--seed", type=int, default=20261129)
+        parser.add_argument("--history-days", type=int, default=None,
+                            help="days of history replayed up to today (default: three years)")
         parser.add_argument("--rebuild", action="store_true", help="drop the demo database and build it again")
         parser.add_argument("--no-serve", action="store_true", help="build only, do not serve")
         parser.add_argument("--force", action="store_true", help="build even though the database holds other data")
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
 
-    def handle(self, *args, customers, seed, rebuild, no_serve, force, host, port, **options):
+    def handle(self, *args, customers, seed, rebuild, no_serve, force, host, port, history_days, **options):
         if customers < 1:
             raise CommandError("--customers: give a positive number")
         db = settings.DATABASES["default"]
@@ -41,7 +43,7 @@ class Command(BaseCommand):
         else:
             started = time.monotonic()
             self.stdout.write(f"Building the demo bank in {name} …")
-            builder.build(seed=seed, customers=customers, out=self.stdout.write)
+            builder.build(seed=seed, customers=customers, out=self.stdout.write, history_days=history_days)
             self.stdout.write(f"Built in {time.monotonic() - started:.1f} s.")
         self._print_users(host, port)
         if not no_serve:

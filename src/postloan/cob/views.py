@@ -19,7 +19,7 @@ from .models import CobDay, CobRun, CobStep
 
 class RunForm(forms.Form):
     to = forms.DateField(label=gettext_lazy("Close up to and including"), required=False,
-                         widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}))
+                         widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}, format="%Y-%m-%d"))
 
 
 def history(request):

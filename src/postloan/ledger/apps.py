@@ -22,3 +22,4 @@ class LedgerConfig(AppConfig):
         register("ledger.approve_reversal", (ACCOUNTANT, CREDIT_HEAD))
         register("ledger.change_terms", (CREDIT_HEAD,))
         register("ledger.import", (ADMIN, ACCOUNTANT))
+        from . import navigation  # noqa: F401  (menu items and work queues)

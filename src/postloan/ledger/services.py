@@ -607,9 +607,13 @@ def approve_reversal(*, actor, request: ReversalRequest) -> Posting:
 
 @transaction.atomic
 def reject_reversal(*, actor, request: ReversalRequest, reason: str = "") -> ReversalRequest:
-    require(actor, "ledger.approve_reversal", request.posting.loan.branch)
+    request = ReversalRequest.objects.select_for_update().select_related("posting__loan").get(pk=request.pk)
+    if actor.pk != request.requested_by_id:
+        require(actor, "ledger.approve_reversal", request.posting.loan.branch)
     if request.status != ReversalRequest.Status.PENDING:
         raise field_error("request", _("This request has already been decided."))
+    if actor.pk != request.requested_by_id and not (reason or "").strip():
+        raise field_error("reason", _("Say why the reversal is rejected."))
     from django.utils import timezone
 
     request.status = ReversalRequest.Status.REJECTED
@@ -751,6 +755,9 @@ def restructure(*, actor, loan: Loan, value_date: dt.date, term_months: int, rea
     if not isinstance(term_months, int) or term_months <= 0 or term_months % period:
         raise field_error("term_months", _("Give a positive multiple of %(n)s months.") % {"n": period})
     rate = _rate(annual_rate) if annual_rate is not None else Decimal(loan.annual_rate)
+    if annual_rate is not None and not (loan.product.min_rate <= rate <= loan.product.max_rate):
+        raise field_error("annual_rate", _("The product allows rates from %(min)s to %(max)s.")
+                          % {"min": loan.product.min_rate, "max": loan.product.max_rate})
     if method is not None and method not in ("equal_installment", "equal_principal", "interest_only"):
         raise field_error("method", _("Choose equal_installment, equal_principal or interest_only."))
     if not (reason or "").strip():

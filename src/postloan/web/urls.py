@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -12,4 +12,6 @@ urlpatterns = [
     path("branches/", views.BranchListView.as_view(), name="branch-list"),
     path("users/", views.UserListView.as_view(), name="user-list"),
     path("business-date/", views.business_date_view, name="business-date"),
+    path("", include("postloan.customers.urls")),
+    path("", include("postloan.ledger.urls")),
 ]

@@ -133,8 +133,9 @@ class UserListView(ListPage):
 
 
 class BusinessDateForm(forms.Form):
-    date = forms.DateField(label=gettext_lazy("New business date"), widget=forms.DateInput(attrs={"type": "date"}))
-    reason = forms.CharField(label=gettext_lazy("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
+    date = forms.DateField(label=gettext_lazy("New business date"), widget=forms.DateInput(attrs={"type": "date", "class": "form-control"},
+                                                  format="%Y-%m-%d"))
+    reason = forms.CharField(label=gettext_lazy("Reason"), widget=forms.Textarea(attrs={"rows": 2, "class": "form-control"}))
 
 
 def business_date_view(request):

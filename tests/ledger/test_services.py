@@ -280,3 +280,23 @@ def test_later_business_date_changes_state_only_through_refresh(make_loan, busin
     refresh(loan)
     loan.refresh_from_db()
     assert loan.days_past_due == (dt.date(2026, 8, 1) - dt.date(2026, 7, 1)).days
+
+
+def test_a_schedule_entered_by_hand(make_customer, product, business_date):
+    customer = make_customer()
+    rows = [{"due_date": "2026-03-31", "principal": "30000.00", "interest": "900.00"},
+            {"due_date": "2026-09-30", "principal": "70000.00", "interest": "2100.00"}]
+    loan = services.book_loan(actor=None, loan_no="M1", customer=customer, product=product, principal="100000",
+                              annual_rate=Decimal("0.06"), term_months=12, start_date=dt.date(2026, 1, 1),
+                              schedule_rows=rows)
+    assert loan.method == "manual" and loan.maturity_date == dt.date(2026, 9, 30)
+    services.disburse(actor=None, loan=loan, value_date=dt.date(2026, 1, 1), reference="D")
+    got = [(r.due_date, r.principal_fen, r.interest_fen) for r in open_rows(loan)]
+    assert got == [(dt.date(2026, 3, 31), 3_000_000, 90_000), (dt.date(2026, 9, 30), 7_000_000, 210_000)]
+    bad = [{"due_date": "2026-03-31", "principal": "30000.00", "interest": "900.00"}]
+    with pytest.raises(ValidationError) as err:
+        services.book_loan(actor=None, loan_no="M2", customer=customer, product=product, principal="100000",
+                           annual_rate=Decimal("0.06"), term_months=12, start_date=dt.date(2026, 1, 1),
+                           schedule_rows=bad)
+    assert "schedule_rows" in err.value.message_dict
+    assert not Loan.objects.filter(loan_no="M2").exists()

@@ -164,6 +164,9 @@ class LoanCreateSerializer(serializers.Serializer):
     frequency = serializers.ChoiceField(choices=["monthly", "quarterly", "semiannual", "annual"], required=False)
     purpose = serializers.CharField(required=False, allow_blank=True)
     guarantee_type = serializers.ChoiceField(choices=Loan.Guarantee.choices, required=False)
+    schedule_rows = serializers.ListField(
+        child=serializers.DictField(), required=False,
+        help_text="a schedule entered by hand: [{due_date, principal, interest}, ...]")
 
 
 class InstallmentSerializer(serializers.ModelSerializer):

@@ -10,6 +10,8 @@ stand through the pure engine (``ledger.engine``) and stores the result, and
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -68,19 +70,19 @@ class Product(models.Model):
     holiday_rule = models.CharField(_("holiday adjustment"), max_length=20, choices=HolidayRule.choices,
                                     default="following")
     penalty_markup = models.DecimalField(_("penalty interest markup"), max_digits=6, decimal_places=4,
-                                         default=0.5, help_text=_("0.5 = contract rate × 150% (PBOC: 30%–50%)"))
+                                         default=Decimal("0.5"), help_text=_("0.5 = contract rate × 150% (PBOC: 30%–50%)"))
     compound_markup = models.DecimalField(_("compound interest markup"), max_digits=6, decimal_places=4,
-                                          default=0.5)
-    misuse_markup = models.DecimalField(_("misused-funds markup"), max_digits=6, decimal_places=4, default=1.0)
+                                          default=Decimal("0.5"))
+    misuse_markup = models.DecimalField(_("misused-funds markup"), max_digits=6, decimal_places=4, default=Decimal("1.0"))
     allocation_order = models.CharField(_("repayment allocation order"), max_length=80,
                                         default="fee,penalty,compound,interest,principal")
     allocation_mode = models.CharField(_("allocation mode"), max_length=20, default="installment_first",
                                        choices=[("installment_first", _("Oldest installment first")),
                                                 ("component_first", _("Component across installments first"))])
     grace_days = models.PositiveSmallIntegerField(_("grace days"), default=0)
-    upfront_fee_rate = models.DecimalField(_("upfront fee rate"), max_digits=7, decimal_places=6, default=0)
-    min_rate = models.DecimalField(_("minimum annual rate"), max_digits=8, decimal_places=6, default=0)
-    max_rate = models.DecimalField(_("maximum annual rate"), max_digits=8, decimal_places=6, default=0.24)
+    upfront_fee_rate = models.DecimalField(_("upfront fee rate"), max_digits=7, decimal_places=6, default=Decimal("0"))
+    min_rate = models.DecimalField(_("minimum annual rate"), max_digits=8, decimal_places=6, default=Decimal("0"))
+    max_rate = models.DecimalField(_("maximum annual rate"), max_digits=8, decimal_places=6, default=Decimal("0.24"))
     min_term_months = models.PositiveSmallIntegerField(_("minimum term (months)"), default=1)
     max_term_months = models.PositiveSmallIntegerField(_("maximum term (months)"), default=360)
     classification_rules = models.CharField(_("classification rule set"), max_length=20, default="standard",
@@ -146,6 +148,8 @@ class Loan(models.Model):
     restructured_on = models.DateField(_("restructured on"), null=True, blank=True)
     extension_months = models.PositiveSmallIntegerField(_("months extended"), default=0)
     source = models.CharField(_("source"), max_length=20, default="manual")
+    manual_schedule = models.JSONField(_("schedule entered by hand"), null=True, blank=True,
+                                       help_text=_("rows of due_date, principal, interest; for method manual"))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     # Derived state: written only by ledger.state.refresh (replay of schedule and postings).

@@ -183,8 +183,10 @@ def create_product(*, actor, **fields) -> Product:
 def book_loan(*, actor, loan_no: str, customer, product: Product, principal, annual_rate, term_months: int,
               start_date: dt.date, first_due_date: dt.date | None = None, purpose: str = "",
               guarantee_type: str = "credit", officer=None, method: str | None = None,
-              frequency: str | None = None, source: str = "manual") -> Loan:
-    """Book a loan contract (status pending until disbursed)."""
+              frequency: str | None = None, source: str = "manual", schedule_rows: list[dict] | None = None
+              ) -> Loan:
+    """Book a loan contract (status pending until disbursed). ``schedule_rows`` (due_date, principal,
+    interest) gives a schedule entered by hand: the method becomes ``manual``."""
     if actor is not None:
         require(actor, "ledger.book_loan", customer.branch)
     errors: dict[str, list] = {}
@@ -219,8 +221,17 @@ def book_loan(*, actor, loan_no: str, customer, product: Product, principal, ann
         raise ValidationError(errors)
     method = method or product.method
     frequency = frequency or product.frequency
-    terms = schedule_terms(principal_fen=principal_fen, annual_rate=rate, term_months=term_months, method=method,
-                           frequency=frequency, start=start_date, first_due=first_due_date,
+    manual = None
+    if schedule_rows is not None:
+        try:
+            rows = schedule.manual_schedule(schedule_rows, principal=from_fen(principal_fen), start=start_date)
+        except (ValueError, TypeError) as exc:
+            raise field_error("schedule_rows", str(exc))
+        manual = [{"due_date": r.due_date.isoformat(), "principal": str(r.principal), "interest": str(r.interest)}
+                  for r in rows]
+        method = "manual"
+    terms = schedule_terms(principal_fen=principal_fen, annual_rate=rate, term_months=term_months,
+                           method=product.method if method == "manual" else method, frequency=frequency, start=start_date, first_due=first_due_date,
                            day_count=product.day_count, interest_basis=product.interest_basis,
                            holiday_rule=product.holiday_rule)
     loan = Loan(loan_no=loan_no.strip(), customer=customer, product=product, branch=customer.branch,
@@ -228,8 +239,9 @@ def book_loan(*, actor, loan_no: str, customer, product: Product, principal, ann
                 annual_rate=rate, term_months=term_months, method=method, frequency=frequency,
                 day_count=product.day_count, interest_basis=product.interest_basis,
                 holiday_rule=product.holiday_rule, start_date=start_date, first_due_date=first_due_date,
-                maturity_date=terms.maturity, original_maturity_date=terms.maturity, purpose=purpose,
-                guarantee_type=guarantee_type, source=source)
+                maturity_date=rows[-1].due_date if manual else terms.maturity,
+                original_maturity_date=rows[-1].due_date if manual else terms.maturity, purpose=purpose,
+                guarantee_type=guarantee_type, source=source, manual_schedule=manual)
     loan.full_clean(exclude=["officer"])
     loan.save()
     audit.record(actor=actor, action="ledger.book_loan", obj=loan,
@@ -239,6 +251,11 @@ def book_loan(*, actor, loan_no: str, customer, product: Product, principal, ann
 
 
 def contract_schedule(loan: Loan, principal_fen: int | None = None) -> list[schedule.Installment]:
+    if loan.manual_schedule:
+        if principal_fen not in (None, loan.principal_fen):
+            raise field_error("amount", _("A schedule entered by hand is disbursed in full."))
+        return schedule.manual_schedule(loan.manual_schedule, principal=from_fen(loan.principal_fen),
+                                        start=loan.start_date)
     terms = schedule_terms(principal_fen=principal_fen or loan.principal_fen, annual_rate=Decimal(loan.annual_rate),
                            term_months=loan.term_months, method=loan.method, frequency=loan.frequency,
                            start=loan.start_date, first_due=loan.first_due_date, day_count=loan.day_count,

@@ -34,7 +34,7 @@ class Inputs:
     dues: list
     events: list
     terms: engine.Terms
-    installments: dict[int, Installment]  # seq -> row
+    installments: dict[int, Row]  # seq -> installment row
     postings: dict[str, Posting]  # reference -> standing posting
 
 
@@ -51,7 +51,23 @@ def terms_of(loan: Loan) -> engine.Terms:
     )
 
 
-def due_of(row: Installment) -> engine.Due:
+class Row:
+    """An installment row as the replay needs it: cheaper than a model instance (a 30-year loan has 360)."""
+
+    __slots__ = ("id", "loan_id", "version_id", "seq", "number", "period_start", "period_end", "due_date",
+                 "principal_fen", "interest_fen", "status", "penalty_fen", "compound_fen", "fee_fen",
+                 "paid_principal_fen", "paid_interest_fen", "paid_penalty_fen", "paid_compound_fen", "paid_fee_fen")
+
+    def __init__(self, *values) -> None:
+        for name, value in zip(self.__slots__, values, strict=True):
+            setattr(self, name, value)
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+
+def due_of(row) -> engine.Due:
     return engine.Due(number=row.seq, period_start=row.period_start, due_date=row.due_date,
                       principal=row.principal_fen, interest=row.interest_fen, period_end=row.period_end)
 
@@ -66,8 +82,9 @@ def inputs_bulk(loans: list[Loan]) -> dict[int, Inputs]:
     postings_by: dict[int, list[Posting]] = {i: [] for i in ids}
     for p in Posting.objects.filter(loan_id__in=ids).order_by("value_date", "id"):
         postings_by[p.loan_id].append(p)
-    rows_by: dict[int, list[Installment]] = {i: [] for i in ids}
-    for row in Installment.objects.filter(loan_id__in=ids).order_by("seq"):
+    rows_by: dict[int, list[Row]] = {i: [] for i in ids}
+    for values in Installment.objects.filter(loan_id__in=ids).order_by("seq").values_list(*Row.__slots__):
+        row = Row(*values)
         rows_by[row.loan_id].append(row)
     versions_by: dict[int, list[ScheduleVersion]] = {i: [] for i in ids}
     for v in ScheduleVersion.objects.filter(loan_id__in=ids):
@@ -78,10 +95,10 @@ def inputs_bulk(loans: list[Loan]) -> dict[int, Inputs]:
     return result
 
 
-def _inputs(loan: Loan, postings: list[Posting], rows: list[Installment], version_list) -> Inputs:
+def _inputs(loan: Loan, postings: list[Posting], rows: list[Row], version_list) -> Inputs:
     reversed_ids = {p.reverses_id for p in postings if p.kind == Posting.Kind.REVERSAL}
     standing = [p for p in postings if p.kind != Posting.Kind.REVERSAL and p.id not in reversed_ids]
-    by_version: dict[int, list[Installment]] = {}
+    by_version: dict[int, list[Row]] = {}
     for row in rows:
         by_version.setdefault(row.version_id, []).append(row)
     versions = {v.posting_id: v for v in version_list}
@@ -166,31 +183,7 @@ def expected(loan: Loan, as_of: dt.date | None = None, data: Inputs | None = Non
 
 def refresh(loan: Loan, as_of: dt.date | None = None) -> engine.LoanState:
     """Store the replayed state of the loan (call inside the service's transaction)."""
-    loan_values, rows, state, data = expected(loan, as_of)
-    for field, value in loan_values.items():
-        setattr(loan, field, value)
-    Loan.objects.filter(pk=loan.pk).update(**loan_values)
-    changed = []
-    for seq, values in rows.items():
-        row = data.installments[seq]
-        if any(getattr(row, f) != v for f, v in values.items()):
-            for f, v in values.items():
-                setattr(row, f, v)
-            changed.append(row)
-    if changed:
-        Installment.objects.bulk_update(changed, list(INSTALLMENT_FIELDS), batch_size=500)
-    Allocation.objects.filter(posting__loan=loan).delete()
-    allocations = []
-    for ref, parts in state.allocations.items():
-        posting = data.postings.get(ref)
-        if posting is None:
-            continue
-        for part in parts:
-            if part.amount:
-                allocations.append(Allocation(posting=posting, installment=data.installments.get(part.installment),
-                                              component=part.component, amount_fen=part.amount))
-    Allocation.objects.bulk_create(allocations)
-    return state
+    return refresh_many([loan], as_of or businessdate.current())[loan.pk]
 
 
 def check(loan: Loan) -> list[str]:
@@ -219,7 +212,7 @@ def refresh_many(loans: list[Loan], as_of: dt.date) -> dict[int, engine.LoanStat
     data_by = inputs_bulk(loans)
     loan_fields = list(LOAN_FIELDS) + ["status", "state_as_of"]
     inst_fields = list(INSTALLMENT_FIELDS)
-    loan_rows, inst_rows, allocations, states = [], [], [], {}
+    loan_rows, inst_rows, states, replays = [], [], {}, {}
     for loan in loans:
         loan_values, rows, state, data = expected(loan, as_of, data_by[loan.pk])
         states[loan.pk] = state
@@ -230,11 +223,7 @@ def refresh_many(loans: list[Loan], as_of: dt.date) -> dict[int, engine.LoanStat
             row = data.installments[seq]
             if any(getattr(row, f) != v for f, v in values.items()):
                 inst_rows.append([values[f] for f in inst_fields] + [row.pk])
-        for ref, parts in state.allocations.items():
-            posting = data.postings.get(ref)
-            if posting is not None:
-                allocations += [Allocation(posting=posting, installment=data.installments.get(p.installment),
-                                           component=p.component, amount_fen=p.amount) for p in parts if p.amount]
+        replays[loan.pk] = (state, data)
     qn = connection.ops.quote_name
     with connection.cursor() as cursor:
         for table, fields, rows in (("ledger_loan", loan_fields, loan_rows),
@@ -242,6 +231,28 @@ def refresh_many(loans: list[Loan], as_of: dt.date) -> dict[int, engine.LoanStat
             if rows:
                 cursor.executemany(f"UPDATE {qn(table)} SET " + ", ".join(f"{qn(f)} = %s" for f in fields)
                                    + " WHERE id = %s", rows)
-    Allocation.objects.filter(posting__loan__in=[loan.pk for loan in loans]).delete()
-    Allocation.objects.bulk_create(allocations, batch_size=1000)
+    _store_allocations([loan.pk for loan in loans], replays)
     return states
+
+
+def _store_allocations(loan_ids: list[int], replays: dict) -> None:
+    """Rewrite the split of the repayments whose split changed (a back-valued posting changes later ones)."""
+    stored: dict[int, list] = {}
+    for posting_id, inst_id, component, amount in Allocation.objects.filter(
+            posting__loan_id__in=loan_ids).order_by("id").values_list(
+            "posting_id", "installment_id", "component", "amount_fen"):
+        stored.setdefault(posting_id, []).append((inst_id, component, amount))
+    changed, rows = [], []
+    for state, data in replays.values():
+        for ref, parts in state.allocations.items():
+            posting = data.postings.get(ref)
+            if posting is None:
+                continue
+            new = [(data.installments[p.installment].pk if p.installment in data.installments else None,
+                    p.component, p.amount) for p in parts if p.amount]
+            if stored.get(posting.pk, []) != new:
+                changed.append(posting.pk)
+                rows += [Allocation(posting=posting, installment_id=i, component=c, amount_fen=a) for i, c, a in new]
+    if changed:
+        Allocation.objects.filter(posting_id__in=changed).delete()
+        Allocation.objects.bulk_create(rows, batch_size=1000)

@@ -11,13 +11,14 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 
 class Branch(models.Model):
     class Level(models.TextChoices):
         HEAD_OFFICE = "head_office", _("Head office")
-        BRANCH = "branch", _("Branch")
+        BRANCH = "branch", pgettext_lazy("branch level", "Branch")
         SUB_BRANCH = "sub_branch", _("Sub-branch")
 
     code = models.CharField(_("code"), max_length=20, unique=True)

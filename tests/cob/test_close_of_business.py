@@ -3,6 +3,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from postloan.cob import registry, runner
 from postloan.cob.models import CobDay, CobRun, CobStep, LoanSnapshot, PortfolioAggregate
@@ -66,7 +67,7 @@ def test_a_closed_date_is_not_closed_again(portfolio):
 
 def test_refuses_past_the_loaded_calendar(portfolio):
     last = CalendarCoverage.objects.get(code="CN").last
-    with pytest.raises(ValidationError) as err:
+    with translation.override("en"), pytest.raises(ValidationError) as err:
         runner.run(to=last + dt.timedelta(days=1))
     assert "calendar" in str(err.value)
     assert CobRun.objects.count() == 0
@@ -78,7 +79,7 @@ def test_refuses_a_second_run_naming_the_running_one(portfolio):
     CobRun.objects.create(from_date=dt.date(2026, 1, 5), to_date=dt.date(2026, 1, 5), host="elsewhere",
                           pid=os.getpid(), status="running", heartbeat=__import__("django.utils.timezone").utils.
                           timezone.now())
-    with pytest.raises(ValidationError) as err:
+    with translation.override("en"), pytest.raises(ValidationError) as err:
         runner.run()
     assert "already running" in str(err.value) and "elsewhere" in str(err.value)
 

@@ -588,3 +588,13 @@ def test_pending_and_settled_loans_have_working_pages(login, make_loan):
         pdf = client.get(reverse("loan-statement", args=[loan.loan_no]), {"from": "2026-06-01", "to": "2026-06-30"})
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert 'data-posting="P-ALL"' in body(client.get(reverse("loan-detail", args=[settled.loan_no])))
+
+
+@pytest.fixture(autouse=True)
+def _english(settings):
+    """These tests read the English wording; the Chinese catalogue is checked by the shell and browser tests."""
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield

@@ -114,7 +114,8 @@ def run(*, to: dt.date | None = None, actor=None, progress: bool = False, out=No
 
 def _mark_failed(cob_run: CobRun, exc: BaseException) -> None:
     try:
-        connection.close_if_unusable_or_obsolete()
+        if not connection.in_atomic_block:  # a broken connection is replaced; a caller's transaction is kept
+            connection.close_if_unusable_or_obsolete()
         CobRun.objects.filter(pk=cob_run.pk).update(status=Status.FAILED, finished_at=timezone.now(),
                                                     error=f"{type(exc).__name__}: {exc}"[:2000])
     except Exception:  # the database itself is gone: the next run finds this one stale and resumes
@@ -170,10 +171,20 @@ def _plan_partitions(step: CobStep, day: dt.date) -> list[CobPartition]:
     existing = list(step.partitions.order_by("number"))
     if existing:
         return existing
-    ids = list(Loan.objects.filter(_loan_filter(day)).order_by("id").values_list("id", flat=True))
-    parts = [CobPartition(step=step, number=n, first_loan=ids[i], last_loan=ids[min(i + PARTITION_SIZE, len(ids)) - 1])
-             for n, i in enumerate(range(0, len(ids), PARTITION_SIZE))]
-    CobPartition.objects.bulk_create(parts)
+    parts: list[CobPartition] = []
+    count = first = last = 0
+    # streamed: memory stays flat however many loans there are (a list of a million ids is ~40 MB)
+    for loan_id in Loan.objects.filter(_loan_filter(day)).order_by("id").values_list("id", flat=True).iterator(
+            chunk_size=10_000):
+        if count == 0:
+            first = loan_id
+        count, last = count + 1, loan_id
+        if count == PARTITION_SIZE:
+            parts.append(CobPartition(step=step, number=len(parts), first_loan=first, last_loan=last))
+            count = 0
+    if count:
+        parts.append(CobPartition(step=step, number=len(parts), first_loan=first, last_loan=last))
+    CobPartition.objects.bulk_create(parts, batch_size=1000)
     return list(step.partitions.order_by("number"))
 
 
@@ -191,7 +202,16 @@ def _run_partitions(cob_run: CobRun, step: CobStep, reg, day: dt.date, *, progre
         if _use_workers():
             from .tasks import run_partitions_on_workers
 
-            run_partitions_on_workers([p.pk for p in pending])
+            seen = {"rows": sum(p.rows for p in parts if p.status == Status.DONE)}
+
+            def on_wait() -> None:  # the runner is alive while it waits (a stale run is taken over)
+                CobRun.objects.filter(pk=cob_run.pk).update(heartbeat=timezone.now())
+                if bar is not None:
+                    rows = sum(step.partitions.filter(status=Status.DONE).values_list("rows", flat=True))
+                    bar.update(rows - seen["rows"])
+                    seen["rows"] = rows
+
+            run_partitions_on_workers([p.pk for p in pending], on_wait=on_wait)
         else:
             for part in pending:
                 rows = execute_partition(part.pk)
@@ -210,8 +230,9 @@ def _run_partitions(cob_run: CobRun, step: CobStep, reg, day: dt.date, *, progre
     CobStep.objects.filter(pk=step.pk).update(rows=agg_rows, totals=agg_totals)
 
 
-def execute_partition(partition_id: int) -> int:
-    """One unit of work, in one transaction with its done-marker. Safe to call twice."""
+def execute_partition(partition_id: int, worker: str | None = None) -> int:
+    """One unit of work, in one transaction with its done-marker. Safe to call twice. ``worker`` names who
+    did it (default host:pid; a Celery worker passes its node name)."""
     started = time.monotonic()
     with transaction.atomic():
         part = CobPartition.objects.select_for_update().select_related("step__day").get(pk=partition_id)
@@ -224,7 +245,7 @@ def execute_partition(partition_id: int) -> int:
         rows, totals = reg.fn(day, ids) if ids else (0, {})
         CobPartition.objects.filter(pk=part.pk).update(
             status=Status.DONE, rows=rows, totals=totals, seconds=time.monotonic() - started,
-            worker=f"{socket.gethostname()}:{os.getpid()}")
+            worker=(worker or f"{socket.gethostname()}:{os.getpid()}")[:100])
     return rows
 
 
@@ -233,10 +254,24 @@ def _use_workers() -> bool:
 
 
 def _crash_hook(step_name: str, number: int) -> None:
-    """For the restart test: ``POSTLOAN_COB_KILL_AFTER=step:partition`` kills this process right after that
-    partition committed, as a power cut would."""
+    """For the restart tests: ``POSTLOAN_COB_KILL_AFTER=step:partition`` kills this process right after that
+    partition committed, as a power cut would. With ``POSTLOAN_COB_KILL_ONCE=<file>`` only the first process
+    to get there dies (it creates the file), so a task redelivered after the kill runs to the end."""
     spec = os.environ.get("POSTLOAN_COB_KILL_AFTER")
     if spec and spec == f"{step_name}:{number}":
         import signal
 
+        once = os.environ.get("POSTLOAN_COB_KILL_ONCE")
+        if once:
+            try:
+                os.close(os.open(once, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
+                return
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def crash_hook_after(partition_id: int) -> None:
+    """``_crash_hook`` for a partition a worker has just committed (only queries when the hook is set)."""
+    if os.environ.get("POSTLOAN_COB_KILL_AFTER"):
+        name, number = CobPartition.objects.filter(pk=partition_id).values_list("step__name", "number").get()
+        _crash_hook(name, number)

@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from postloan.cob.api import CobRunViewSet
 from postloan.kernel.api_views import AuditEventViewSet, BusinessDateView
 from postloan.ledger.api import CustomerViewSet, LoanViewSet, ProductViewSet, ReversalViewSet
+from postloan.ledger.api_import import ImportView
 from postloan.org.api import BranchViewSet, UserViewSet
 
 router = DefaultRouter()
@@ -21,6 +22,7 @@ router.register("cob/runs", CobRunViewSet, basename="cobrun")
 api_patterns = [
     path("business-date/", BusinessDateView.as_view(), name="business-date"),
     path("token/", include("postloan.org.api_urls")),
+    path("imports/<str:kind>/", ImportView.as_view(), name="import"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

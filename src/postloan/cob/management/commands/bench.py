@@ -1,0 +1,186 @@
+"""``postloan bench cob --loans N [--days D] [--database sqlite|postgres] [--format text|json]``.
+
+Runs the close-of-business benchmark (``postloan.cob.bench``) on a scratch database it makes and removes:
+never the database this command was started with.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+class Command(BaseCommand):
+    help = "Benchmarks. `postloan bench cob --loans N [--days D]` times the close of business on a scratch database."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="subcommand", required=True)
+        cob = sub.add_parser("cob", help="generate N loans on a scratch database and time D days of close of business")
+        cob.add_argument("--loans", type=int, required=True, help="number of loans (e.g. 100000)")
+        cob.add_argument("--days", type=int, default=1, help="business days closed (default 1)")
+        cob.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite",
+                         help="scratch database: a SQLite file in a temporary directory (default), or a PostgreSQL "
+                              "database created on the server of --postgres-url and dropped afterwards")
+        cob.add_argument("--postgres-url", default=None,
+                         help="server for --database postgres (default: DATABASE_URL if it is PostgreSQL, else "
+                              f"{DEFAULT_POSTGRES}); only its host, port and credentials are used")
+        cob.add_argument("--format", choices=["text", "json"], default="text")
+        cob.add_argument("--partition", type=int, default=None,
+                         help="loans per partition (default: POSTLOAN_COB_PARTITION or 2000)")
+        cob.add_argument("--seed", type=int, default=20260302)
+        cob.add_argument("--sample", type=int, default=200, help="loans checked against a full replay (default 200)")
+        cob.add_argument("--profile", metavar="FILE", help="write cProfile statistics of the measured run to FILE")
+        cob.add_argument("--keep", action="store_true", help="keep the scratch database and print where it is")
+
+    def handle(self, *args, subcommand, loans, days, database, postgres_url, format, partition, seed, sample,
+               profile, keep, **options):
+        if loans < 1:
+            raise CommandError("--loans: give a positive number")
+        if not 1 <= days <= 200:
+            raise CommandError("--days: give a number from 1 to 200")
+        if partition is not None and partition < 1:
+            raise CommandError("--partition: give a positive number")
+        text = format == "text"
+        tmp = Path(tempfile.mkdtemp(prefix="postloan-bench-"))
+        scratch = None
+        try:
+            if database == "sqlite":
+                url = f"sqlite:///{tmp / 'bench.sqlite3'}"
+            else:
+                scratch = _ScratchPostgres(postgres_url or _postgres_server())
+                url = scratch.create(f"postloan_bench_{os.getpid()}")
+            env = {k: v for k, v in os.environ.items()
+                   if not k.startswith("POSTLOAN_") or k in ("POSTLOAN_COB_PARTITION", "POSTLOAN_LANGUAGE")}
+            env |= {"DATABASE_URL": url, "POSTLOAN_DATA_DIR": str(tmp), "DJANGO_SETTINGS_MODULE":
+                    "postloan.config.settings", "PYTHONUNBUFFERED": "1"}
+            if partition:
+                env["POSTLOAN_COB_PARTITION"] = str(partition)
+            env.pop("POSTLOAN_COB_KILL_AFTER", None)
+
+            def phase(name: str, *extra: str) -> dict:
+                started = time.monotonic()
+                cmd = [sys.executable, "-m", "postloan.cob.bench", name, "--loans", str(loans), "--days", str(days),
+                       "--seed", str(seed), "--sample", str(sample), *extra]
+                proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=None if text else subprocess.PIPE,
+                                      text=True)
+                if proc.returncode != 0:
+                    raise CommandError(f"bench {name} failed ({proc.returncode}):\n{(proc.stderr or '')[-4000:]}")
+                result = json.loads(proc.stdout.strip().splitlines()[-1])
+                if text:
+                    self.stderr.write(f"{name}: {time.monotonic() - started:.1f} s")
+                return result
+
+            if text:
+                self.stderr.write(f"scratch {database} database: {url}")
+            migrate = subprocess.run([sys.executable, "-m", "postloan.cli", "migrate", "-v", "0"], env=env,
+                                     capture_output=True, text=True)
+            if migrate.returncode != 0:
+                raise CommandError(f"migrate failed:\n{migrate.stderr[-4000:]}")
+            generated = phase("generate")
+            measured = phase("measure", *(["--profile", str(Path(profile).resolve())] if profile else []))
+            checked = phase("check")
+        finally:
+            if keep:
+                self.stderr.write(f"kept: DATABASE_URL={url} POSTLOAN_DATA_DIR={tmp}")
+            else:
+                if scratch is not None:
+                    scratch.drop()
+                shutil.rmtree(tmp, ignore_errors=True)
+        result = {
+            "loans": loans,
+            "days": days,
+            "database": "postgres" if database == "postgres" else "sqlite",
+            "loans_per_second": measured["loans_per_second"],
+            "plain_update_seconds": measured["plain_update_seconds"],
+            "ratio_to_plain_update": measured["ratio_to_plain_update"],
+            "peak_memory_mib": measured["peak_memory_mib"],
+            "steps": measured["steps"],
+            "steps_loans_per_second": measured["steps_loans_per_second"],
+            "seconds": measured["seconds"],
+            "partition": int(env.get("POSTLOAN_COB_PARTITION", "2000")),
+            "per_day": measured["per_day"],
+            "generated": generated,
+            "check": {"loans": checked["checked"], "passed": checked["passed"]},
+        }
+        if format == "json":
+            self.stdout.write(json.dumps(result))
+        else:
+            self._print(result, checked)
+        if not checked["passed"]:
+            raise CommandError("the sample check found differences:\n" + "\n".join(checked["problems"]))
+
+    def _print(self, r: dict, checked: dict) -> None:
+        g = r["generated"]
+        w = self.stdout.write
+        w(f"close of business: {r['loans']:,} loans × {r['days']} day(s) on {r['database']} "
+          f"(partitions of {r['partition']:,}, in one process)")
+        w(f"  portfolio: {g['installments']:,} installments, {g['overdue_at_start']:,} loans in arrears from the "
+          f"start, {g['repayments']:,} repayments due in the window; generated in {g['seconds']:.1f} s")
+        w(f"  total      {r['seconds']:9.2f} s  {r['loans_per_second']:>10,} loans/s")
+        for name, seconds in r["steps"].items():
+            w(f"  {name:<18}{seconds:6.2f} s  {r['steps_loans_per_second'][name] or 0:>10,} loans/s")
+        for day in r["per_day"]:
+            ledger = day["steps"].get("ledger.close_day", {})
+            w(f"    {day['date']}  {day['seconds']:7.2f} s  replayed {ledger.get('replayed', 0):,}, "
+              f"advanced {ledger.get('advanced', 0):,}")
+        w(f"  plain UPDATE of every open loan: {r['plain_update_seconds']:.3f} s; one day of close of business is "
+          f"{r['ratio_to_plain_update']}× that")
+        w(f"  peak memory {r['peak_memory_mib']:.0f} MiB")
+        w(f"  check of {checked['checked']} loans against a full replay: {'passed' if checked['passed'] else 'FAILED'}")
+
+
+def _postgres_server() -> str:
+    url = os.environ.get("DATABASE_URL") or ""
+    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql") and url:
+        return url
+    return DEFAULT_POSTGRES
+
+
+class _ScratchPostgres:
+    def __init__(self, server: str) -> None:
+        from urllib.parse import urlsplit
+
+        self.parts = urlsplit(server)
+        self.name: str | None = None
+
+    def _url(self, name: str) -> str:
+        from urllib.parse import urlunsplit
+
+        return urlunsplit(self.parts._replace(path=f"/{name}", scheme="postgresql"))
+
+    def _admin(self):
+        import psycopg
+
+        return psycopg.connect(self._url("postgres"), autocommit=True)
+
+    def create(self, name: str) -> str:
+        try:
+            with self._admin() as conn:
+                exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+                if exists:
+                    raise CommandError(f"--database postgres: a database {name} exists already; not touching it")
+                conn.execute(f'CREATE DATABASE "{name}"')
+        except CommandError:
+            raise
+        except Exception as exc:
+            raise CommandError(f"--database postgres: cannot create a scratch database on "
+                               f"{self.parts.hostname}:{self.parts.port or 5432}: {exc}")
+        self.name = name
+        return self._url(name)
+
+    def drop(self) -> None:
+        if self.name:
+            with self._admin() as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+            self.name = None

@@ -87,7 +87,7 @@ def test_refuses_a_second_run_naming_the_running_one(portfolio):
 def test_a_failing_step_stops_the_date_and_resume_finishes_it(portfolio, monkeypatch):
     calls = {"n": 0}
 
-    def broken(day, loan_ids=None):
+    def broken(day, loans=None):
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("disk full")

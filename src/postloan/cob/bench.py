@@ -12,8 +12,9 @@ and runs each phase in a subprocess pointed at it (``python -m postloan.cob.benc
     cached too), so the stored state is exact by construction. About 93 % are young loans (started less
     than one period before the first date closed, state as of the day before it); their installments
     falling due in the measured days are paid on the day (a repayment posting with that value date)
-    except ~3 %, which become overdue. About 7 % started 45–210 days before and never paid: their stored
-    state is as of their start, so the first date closed replays them (they end overdue, M1…M7).
+    except ~3 %, which become overdue. About 7 % started 45–210 days before and never paid: they are in
+    arrears (M1…M7+, penalty and compound interest accrued), stored as of the day before like the rest, as
+    earlier closes of business would have left them.
 ``measure``
     D business days of ``cob.runner.run`` (in process, no broker), timed per step from the batch's own
     records; then, on the same table, one plain set-based ``UPDATE`` touching every open loan (median of
@@ -61,6 +62,11 @@ PRODUCTS = [
 ]
 OVERDUE_SHARE = 0.07
 MISSED_SHARE = 0.03
+
+
+def _missed(installment_id: int) -> bool:
+    """Whether the borrower misses this installment (~3 %), the same in every phase."""
+    return random.Random(installment_id).random() < MISSED_SHARE
 INDUSTRIES = ["13", "17", "26", "34", "39", "47", "51", "54", "61", "65", "70", "72"]
 
 
@@ -186,7 +192,6 @@ def generate(loans: int, days: int, seed: int, out) -> dict:
     # close of business runs with the checks on again.
     constraints_off = connection.disable_constraint_checking()
     inst_id = 0
-    post_id = loans  # disbursement postings take ids 1..N (the loan's id); repayments follow
     repayments = overdue = 0
     rows_total = 0
     for first in range(1, loans + 1, CHUNK):
@@ -200,7 +205,7 @@ def generate(loans: int, days: int, seed: int, out) -> dict:
             rate = rng.choice(rates)
             if late:
                 start = FIRST_DATE - dt.timedelta(days=rng.randrange(45, 211))
-                as_of = start
+                as_of = state_day  # in arrears since their first due date, brought up to date by earlier closes
             else:
                 span = 28 * min(months_of(spec, term), 3 if method == "bullet" else 12) - 1
                 start = FIRST_DATE - dt.timedelta(days=rng.randrange(1, span + 1))
@@ -226,11 +231,8 @@ def generate(loans: int, days: int, seed: int, out) -> dict:
             for (seq, number, ps, pe, due, p, i), values in zip(rows, inst_values, strict=True):
                 inst_id += 1
                 installments.append((inst_id, loan_id, loan_id, seq, number, ps, pe, due, p, i, *values))
-                if not late and FIRST_DATE <= due <= window_end and rng.random() >= MISSED_SHARE:
-                    post_id += 1
-                    repayments += 1
-                    postings.append((post_id, loan_id, "repayment", due, due, p + i, f"R{loan_id}-{seq}", None, None,
-                                     None, "", now))
+                if not late and FIRST_DATE <= due <= window_end and not _missed(inst_id):
+                    repayments += 1  # posted by ``measure`` on the day, before that day's close
         with transaction.atomic():
             insert_customers(customers)
             insert_loans(loan_rows)
@@ -268,18 +270,21 @@ def _finish_load() -> None:
 
 
 def plain_update_seconds() -> float:
-    """One set-based UPDATE writing the incremental path's columns of every open loan (values unchanged),
-    committed: what the database alone needs to touch each open loan once."""
+    """One set-based UPDATE writing every open loan's row (its accrued interest + 1 fen, undone afterwards,
+    untimed), committed: what the database alone needs to rewrite each open loan once. (Setting columns to
+    themselves is not a baseline: SQLite then writes nothing.)"""
     from django.db import connection, transaction
 
-    cols = ["interest_accrued_fen", "penalty_due_fen", "compound_due_fen", "days_past_due", "bucket", "state_as_of"]
     qn = connection.ops.quote_name
-    sql = (f"UPDATE {qn('ledger_loan')} SET " + ", ".join(f"{qn(c)} = {qn(c)}" for c in cols)
-           + " WHERE status IN ('active', 'overdue')")
+    sql = (f"UPDATE {qn('ledger_loan')} SET {qn('interest_accrued_fen')} = {qn('interest_accrued_fen')} + %s "
+           "WHERE status IN ('active', 'overdue')")
     started = time.monotonic()
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql)
-    return time.monotonic() - started
+        cursor.execute(sql, [1])
+    seconds = time.monotonic() - started
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, [-1])
+    return seconds
 
 
 def measure(days: int) -> dict:
@@ -293,9 +298,16 @@ def measure(days: int) -> dict:
     first = businessdate.current()
     open_loans = Loan.objects.filter(status__in=("active", "overdue")).count()
     memory_before = _mib()
-    started = time.monotonic()
-    runner.run(to=first + dt.timedelta(days=days - 1))
-    wall = time.monotonic() - started
+    wall = paying = 0.0
+    posted = 0
+    for n in range(days):
+        day = first + dt.timedelta(days=n)
+        started = time.monotonic()
+        posted += post_the_days_repayments(day)
+        paying += time.monotonic() - started
+        started = time.monotonic()
+        runner.run(to=day)
+        wall += time.monotonic() - started
     steps: dict[str, float] = {}
     per_day = []
     for day in CobDay.objects.order_by("date"):
@@ -303,7 +315,8 @@ def measure(days: int) -> dict:
         for step in CobStep.objects.filter(day=day).order_by("order"):
             steps[step.name] = steps.get(step.name, 0) + step.seconds
             entry["steps"][step.name] = {"seconds": round(step.seconds, 3), "rows": step.rows} | {
-                k: v for k, v in (step.totals or {}).items() if k in ("replayed", "advanced", "skipped")}
+                k: v for k, v in (step.totals or {}).items() if k in ("replayed", "advanced", "skipped", "fell_due",
+                                                                     "became_overdue")}
         per_day.append(entry)
     loans_closed = sum(s.totals.get("loans", 0) for s in CobStep.objects.filter(name="ledger.close_day"))
     plain = statistics.median(plain_update_seconds() for _ in range(3))
@@ -320,9 +333,34 @@ def measure(days: int) -> dict:
         "plain_update_seconds": round(plain, 4),
         "ratio_to_plain_update": round(batch_per_day / plain, 2) if plain else None,
         "peak_memory_mib": round(_mib(), 1),
+        "repayments_posted": posted,
+        "repayment_seconds": round(paying, 3),
         "memory_before_mib": round(memory_before, 1),
         "per_day": per_day,
     }
+
+
+def post_the_days_repayments(day: dt.date) -> int:
+    """Auto-debit: the installments falling due on ``day`` are paid that day (except the missed ones) through
+    the ledger's bulk repayment service, as a core-banking feed is posted during the day, before the close.
+    Not part of the close's figures (reported apart)."""
+    from django.db import transaction
+
+    from postloan.ledger import services
+    from postloan.ledger.models import Installment, Loan
+
+    due = [row for row in Installment.objects.filter(
+        due_date=day, status=Installment.Status.FUTURE, loan__status=Loan.Status.ACTIVE,
+        loan__state_as_of=day - dt.timedelta(days=1)).order_by("loan_id").values_list(
+        "id", "loan_id", "principal_fen", "interest_fen") if not _missed(row[0])]
+    for i in range(0, len(due), 2_000):
+        chunk = due[i:i + 2_000]
+        loans = Loan.objects.select_related("product", "branch").in_bulk([row[1] for row in chunk])
+        with transaction.atomic():
+            services.post_repayments(actor=None, items=[
+                {"loan": loans[loan_id], "amount": Decimal(p + interest) / 100, "value_date": day,
+                 "reference": f"R{inst_id}"} for inst_id, loan_id, p, interest in chunk])
+    return len(due)
 
 
 # --- check --------------------------------------------------------------------------------------------

@@ -1,16 +1,39 @@
 """Steps of the close of business. Each app registers its own, with an order;
 a step runs per partition of loans (``per_partition=True``) or once per day.
 
-A step function takes ``(date, loan_ids)`` for a partition (or ``(date, None)``
-once a day) and returns ``(rows, totals)``: how many rows it changed and the
-sums it booked, recorded as the batch's audit of that step. It runs inside the
-transaction that also marks its partition done, so a step is done exactly once.
+A step function takes ``(date, loans)`` for a partition, ``loans`` being a
+:class:`LoanRange` (or ``(date, None)`` once a day), and returns ``(rows,
+totals)``: how many rows it changed and the sums it booked, recorded as the
+batch's audit of that step. It runs inside the transaction that also marks its
+partition done, so a step is done exactly once. Set-based steps work on the
+range (``WHERE loan_id BETWEEN first AND last``); others ask for ``ids()``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LoanRange:
+    """A partition: the loans with ids ``first``…``last`` that the day closes (open, or settled that day)."""
+
+    day: dt.date
+    first: int
+    last: int
+
+    def queryset(self):
+        from django.db.models import Q
+
+        from postloan.ledger.models import Loan
+
+        return Loan.objects.filter(Q(status__in=(Loan.Status.ACTIVE, Loan.Status.OVERDUE)) | Q(settled_on=self.day),
+                                   id__gte=self.first, id__lte=self.last)
+
+    def ids(self) -> list[int]:
+        return list(self.queryset().order_by("id").values_list("id", flat=True))
 
 
 @dataclass(frozen=True)

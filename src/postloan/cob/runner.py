@@ -31,7 +31,8 @@ from . import registry
 from .models import CobDay, CobPartition, CobRun, CobStep, Status
 
 ONE_DAY = dt.timedelta(days=1)
-PARTITION_SIZE = int(os.environ.get("POSTLOAN_COB_PARTITION", "2000"))
+# loans per partition: a unit of work and of restart; big enough that the per-partition bookkeeping is noise
+PARTITION_SIZE = int(os.environ.get("POSTLOAN_COB_PARTITION", "10000"))
 STALE_AFTER = dt.timedelta(minutes=10)
 
 
@@ -240,9 +241,7 @@ def execute_partition(partition_id: int, worker: str | None = None) -> int:
             return part.rows
         day = part.step.day.date
         reg = registry.get(part.step.name)
-        ids = list(Loan.objects.filter(_loan_filter(day), id__gte=part.first_loan, id__lte=part.last_loan)
-                   .order_by("id").values_list("id", flat=True))
-        rows, totals = reg.fn(day, ids) if ids else (0, {})
+        rows, totals = reg.fn(day, registry.LoanRange(day, part.first_loan, part.last_loan))
         CobPartition.objects.filter(pk=part.pk).update(
             status=Status.DONE, rows=rows, totals=totals, seconds=time.monotonic() - started,
             worker=(worker or f"{socket.gethostname()}:{os.getpid()}")[:100])

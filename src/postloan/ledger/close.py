@@ -1,28 +1,42 @@
-"""Closing a business date for a set of loans: the ledger's hot step of the close of business.
+"""Closing a business date for a range of loans: the ledger's hot step of the close of business.
 
-For each open loan whose stored state is as of the day before, the state as of
-``day`` follows from yesterday's by time alone — unless something happens that
-day. So loans are split:
+For an open loan whose stored state is as of the day before, the state as of
+``day`` follows from yesterday's by time alone, unless a posting dated ``day``
+was made (then the service already brought the loan to ``day``, and it is
+skipped). So loans are split:
 
-* **replayed** through the reference engine (``ledger.state``), in bulk: an
-  installment falls due today or fell due yesterday (status changes), credit
-  is held (it is applied on due dates and may settle the loan), or the stored
-  state is older than yesterday (a missed day, a new loan);
-* **advanced** incrementally, for everyone else (the great majority): contractual
-  interest accrued to the end of ``day`` (``accrual.accrued_to``, so no drift),
-  one more day of penalty interest on each overdue installment's unpaid principal
-  and of compound interest on its unpaid interest (``accrual.penalty_per_day``,
-  from the due date + 1 + grace days), one more day past due;
-* skipped when already as of ``day`` (a posting today refreshed it).
+* **replayed** through the reference engine (``ledger.state``), in bulk: the
+  stored state is older than yesterday (a missed day, a new loan), credit is
+  held and an installment falls due today (the credit is applied on due dates
+  and may settle the loan), or a posting is valued today (the services bring
+  a loan up to date when they post, so this only guards against a posting
+  written without that);
+* **advanced set-based**, for everyone else, by a few SQL statements over the
+  whole range — the same rules as the engine's docstring, in integer fen:
 
-Both paths apply the same rules (the engine's docstring), and a test runs the
-close of business over a varied portfolio and checks every loan against a full
-replay (``postloan ledger check``) to the fen. Work is done on chunks of loans
-with a few queries and ``executemany`` updates, never one ORM save per loan.
+  1. installments due yesterday and still unpaid become ``overdue``; those due
+     today and unpaid become ``due`` (or stay ``partly_paid``);
+  2. loans with a new overdue installment add its unpaid principal and interest
+     to the overdue amounts, and their next due date moves to the next unpaid
+     installment; loans with an installment falling due today add its unpaid
+     principal and interest to what is due;
+  3. one day of penalty interest on each overdue installment's unpaid principal
+     and of compound interest on its unpaid interest, from the due date + 1 +
+     grace days (``accrual.per_day_amount``; computed here in Python, on the
+     overdue installments only, once per rate);
+  4. every loan: contractual interest accrued through the end of ``day``
+     (``accrual.accrued_to`` of each installment whose period has started and
+     that is not yet due or paid, less its interest paid ahead, written as SQL
+     integer arithmetic — no drift), days past due (one more, or 1 for a loan
+     whose first installment fell overdue), bucket, status, ``state_as_of``.
 
-Cost (``docs/performance.md``): the incremental path reads loans and installments as plain rows (no model
-instances, no ORM query building for the long ``IN`` lists) and computes each daily penalty rate once per
-rate; only the replayed loans are loaded as models, for the engine.
+A test closes a varied portfolio day by day and checks every loan against a
+full replay (``postloan ledger check``) to the fen, on SQLite and PostgreSQL.
+Two partial indexes on ``ledger_installment`` keep the per-loan lookups to a
+seek: open future installments by (loan, period start) for the accrual, and
+overdue installments by loan for the penalty.
+
+Costs and figures: ``docs/performance.md``.
 """
 
 from __future__ import annotations
@@ -34,75 +48,202 @@ from operator import attrgetter, itemgetter
 from django.db import connection
 
 from . import engine
-from .accrual import accrued_to, daily_rate, per_day_amount
-from .models import Installment, Loan, Product
+from .accrual import daily_rate, per_day_amount
+from .models import Installment, Loan, Posting, Product
 from .state import DAY_BASIS, INSTALLMENT_FIELDS, LOAN_FIELDS, expected, inputs_bulk
 
 ONE_DAY = dt.timedelta(days=1)
 OPEN = (Loan.Status.ACTIVE, Loan.Status.OVERDUE)
-UNPAID = (Installment.Status.FUTURE, Installment.Status.DUE, Installment.Status.PARTLY_PAID)
-CHUNK = 2000  # loans per round of queries (bounded IN lists and memory whatever the partition size)
+REPLAY_CHUNK = 500  # loans replayed per round (bounded memory)
 
 
-def close_loans(day: dt.date, loan_ids: list[int]) -> tuple[int, dict]:
-    """Bring the open loans among ``loan_ids`` to their state at the end of ``day``. Returns (rows, totals)."""
-    rows = 0
-    totals: dict = {}
-    for i in range(0, len(loan_ids), CHUNK):
-        chunk_rows, chunk_totals = _close_chunk(day, loan_ids[i:i + CHUNK])
-        rows += chunk_rows
-        for key, value in chunk_totals.items():
-            totals[key] = totals.get(key, 0) + value
-    return rows, totals
+def close_loans(day: dt.date, first: int, last: int) -> tuple[int, dict]:
+    """Bring the open loans with ids in ``first``…``last`` to their state at the end of ``day``.
 
-
-def _close_chunk(day: dt.date, loan_ids: list[int]) -> tuple[int, dict]:
-    if not loan_ids:
-        return 0, {}
+    Returns (loans closed, totals for the batch's audit record)."""
     yesterday = day - ONE_DAY
-    loans = _select(f"SELECT id, state_as_of, credit_fen, days_past_due, penalty_due_fen, compound_due_fen, "
-                    f"annual_rate, day_count, product_id FROM {_qn('ledger_loan')} "
-                    f"WHERE id IN ({_marks(loan_ids)}) AND status IN (%s, %s)", [*loan_ids, *OPEN])
-    if not loans:
-        return 0, {}
-    current = {row[0] for row in loans if row[1] == day}
-    # An unpaid installment falling due today changes what is due; one that fell due yesterday and is still
-    # unpaid becomes overdue today. Paid ones change nothing the incremental path does not cover.
-    ids = [row[0] for row in loans]
-    falling = {row[0] for row in _select(
-        f"SELECT DISTINCT loan_id FROM {_qn('ledger_installment')} WHERE loan_id IN ({_marks(ids)}) "
-        "AND due_date IN (%s, %s) AND status IN (%s, %s, %s)", [*ids, day, yesterday, *UNPAID])}
-    replay_ids, advance = [], []
-    for row in loans:
-        loan_id, state_as_of, credit = row[0], row[1], row[2]
-        if loan_id in current:
-            continue
-        if state_as_of != yesterday or loan_id in falling or credit > 0:
-            replay_ids.append(loan_id)
-        else:
-            advance.append(row)
-    totals = {"loans": len(loans), "replayed": len(replay_ids), "advanced": len(advance),
-              "skipped": len(current), "penalty_accrued": 0, "compound_accrued": 0}
-    if replay_ids:
-        _replay(day, list(Loan.objects.filter(id__in=replay_ids).select_related("product").order_by("id")),
-                totals)
-    if advance:
-        _advance(day, advance, totals)
-    return len(replay_ids) + len(advance), totals
-
-
-def _qn(name: str) -> str:
-    return connection.ops.quote_name(name)
-
-
-def _marks(values: list) -> str:
-    return ", ".join(["%s"] * len(values))
-
-
-def _select(sql: str, params: list) -> list[tuple]:
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+        return _Close(cursor, day, yesterday, first, last).run()
+
+
+class _Close:
+    def __init__(self, cursor, day: dt.date, yesterday: dt.date, first: int, last: int) -> None:
+        self.cursor, self.day, self.yesterday, self.first, self.last = cursor, day, yesterday, first, last
+        self.pg = connection.vendor == "postgresql"
+        qn = connection.ops.quote_name
+        self.loan, self.inst = qn(Loan._meta.db_table), qn(Installment._meta.db_table)
+        self.post = qn(Posting._meta.db_table)
+        # the loans this range advances by time: open, stored as of yesterday
+        self.mine = "id BETWEEN %s AND %s AND status IN (%s, %s) AND state_as_of = %s"
+        self.mine_params = [first, last, *OPEN, yesterday]
+
+    def sql(self, sql: str, params: list) -> int:
+        self.cursor.execute(sql, params)
+        return self.cursor.rowcount
+
+    def rows(self, sql: str, params: list) -> list[tuple]:
+        self.cursor.execute(sql, params)
+        return self.cursor.fetchall()
+
+    def run(self) -> tuple[int, dict]:
+        day, yesterday = self.day, self.yesterday
+        totals = {"loans": 0, "replayed": 0, "advanced": 0, "skipped": 0, "fell_due": 0, "became_overdue": 0,
+                  "penalty_accrued": 0, "compound_accrued": 0}
+        (loans, skipped), = self.rows(
+            f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN state_as_of = %s THEN 1 ELSE 0 END), 0) FROM {self.loan} "
+            "WHERE id BETWEEN %s AND %s AND status IN (%s, %s)", [day, self.first, self.last, *OPEN])
+        totals["loans"], totals["skipped"] = loans, skipped
+        if loans == skipped:
+            return 0, totals
+        replay_ids = [row[0] for row in self.rows(
+            f"SELECT id FROM {self.loan} l WHERE l.id BETWEEN %s AND %s AND l.status IN (%s, %s) "
+            "AND (l.state_as_of IS NULL OR l.state_as_of < %s) AND (l.state_as_of IS NULL OR l.state_as_of < %s "
+            "OR (l.credit_fen > 0 AND EXISTS (SELECT 1 FROM "
+            f"{self.inst} i WHERE i.loan_id = l.id AND i.due_date = %s AND i.status <> %s)) "
+            f"OR l.id IN (SELECT loan_id FROM {self.post} WHERE value_date = %s AND loan_id BETWEEN %s AND %s)) "
+            "ORDER BY l.id",
+            [self.first, self.last, *OPEN, day, yesterday, day, Installment.Status.SUPERSEDED, day, self.first,
+             self.last])]
+        for i in range(0, len(replay_ids), REPLAY_CHUNK):
+            loans = list(Loan.objects.filter(id__in=replay_ids[i:i + REPLAY_CHUNK]).select_related("product")
+                         .order_by("id"))
+            _replay(day, loans, totals)
+        totals["replayed"] = len(replay_ids)
+        self.fall_due(totals)
+        self.penalty(totals)
+        totals["advanced"] = self.advance()
+        return totals["replayed"] + totals["advanced"], totals
+
+    def in_mine(self) -> str:
+        """Condition on an installment row: its loan is one this range advances (a primary-key lookup per
+        candidate row, cheaper than building the set of the range's loans)."""
+        return (f"loan_id BETWEEN %s AND %s AND EXISTS (SELECT 1 FROM {self.loan} l WHERE l.id = loan_id "
+                "AND l.status IN (%s, %s) AND l.state_as_of = %s)")
+
+    def fall_due(self, totals: dict) -> None:
+        """Installments due yesterday and unpaid are overdue; those due today are due (steps 1–2)."""
+        S = Installment.Status
+        day, yesterday = self.day, self.yesterday
+        totals["became_overdue"] = self.sql(
+            f"UPDATE {self.inst} SET status = %s WHERE due_date = %s AND status IN (%s, %s) AND {self.in_mine()}",
+            [S.OVERDUE, yesterday, S.DUE, S.PARTLY_PAID, *self.mine_params])
+        self.sql(f"UPDATE {self.inst} SET status = %s WHERE due_date = %s AND status = %s AND {self.in_mine()}",
+                 [S.DUE, day, S.FUTURE, *self.mine_params])
+        if totals["became_overdue"]:
+            # days past due: −1 marks "first overdue installment today" for advance() (same transaction)
+            self.sql(
+                f"UPDATE {self.loan} SET "
+                f"overdue_principal_fen = overdue_principal_fen + (SELECT SUM(principal_fen - paid_principal_fen) "
+                f"FROM {self.inst} i WHERE i.loan_id = {self.loan}.id AND i.due_date = %s AND i.status = %s), "
+                f"overdue_interest_fen = overdue_interest_fen + (SELECT SUM(interest_fen - paid_interest_fen) "
+                f"FROM {self.inst} i WHERE i.loan_id = {self.loan}.id AND i.due_date = %s AND i.status = %s), "
+                f"next_due_date = (SELECT i.due_date FROM {self.inst} i WHERE i.loan_id = {self.loan}.id "
+                "AND i.due_date >= %s AND i.status IN (%s, %s, %s) ORDER BY i.due_date LIMIT 1), "
+                "days_past_due = CASE WHEN days_past_due = 0 THEN -1 ELSE days_past_due END "
+                f"WHERE {self.mine} AND id IN (SELECT loan_id FROM {self.inst} WHERE due_date = %s AND status = %s "
+                "AND loan_id BETWEEN %s AND %s)",
+                [yesterday, S.OVERDUE, yesterday, S.OVERDUE, day, S.DUE, S.FUTURE, S.PARTLY_PAID, *self.mine_params,
+                 yesterday, S.OVERDUE, self.first, self.last])
+        falling = [S.DUE, S.PARTLY_PAID]
+        totals["fell_due"] = self.sql(
+            f"UPDATE {self.loan} SET "
+            f"principal_due_fen = principal_due_fen + (SELECT SUM(principal_fen - paid_principal_fen) "
+            f"FROM {self.inst} i WHERE i.loan_id = {self.loan}.id AND i.due_date = %s AND i.status IN (%s, %s)), "
+            f"interest_due_fen = interest_due_fen + (SELECT SUM(interest_fen - paid_interest_fen) "
+            f"FROM {self.inst} i WHERE i.loan_id = {self.loan}.id AND i.due_date = %s AND i.status IN (%s, %s)) "
+            f"WHERE {self.mine} AND id IN (SELECT loan_id FROM {self.inst} WHERE due_date = %s AND status IN (%s, %s) "
+            "AND loan_id BETWEEN %s AND %s)",
+            [day, *falling, day, *falling, *self.mine_params, day, *falling, self.first, self.last])
+
+    def penalty(self, totals: dict) -> None:
+        """One day of penalty and compound interest on each overdue installment past its grace days (step 3)."""
+        rows = self.rows(
+            "SELECT i.id, i.loan_id, i.due_date, i.principal_fen - i.paid_principal_fen, "
+            "i.interest_fen - i.paid_interest_fen, l.annual_rate, l.day_count, l.product_id "
+            f"FROM {self.inst} i JOIN {self.loan} l ON l.id = i.loan_id "
+            f"WHERE i.status = '{Installment.Status.OVERDUE}' AND i.loan_id BETWEEN %s AND %s "
+            "AND l.status IN (%s, %s) AND l.state_as_of = %s",
+            [self.first, self.last, *OPEN, self.yesterday])
+        if not rows:
+            return
+        products = {pk: (Decimal(pen), Decimal(comp), grace) for pk, pen, comp, grace in Product.objects.values_list(
+            "id", "penalty_markup", "compound_markup", "grace_days")}
+        daily: dict[tuple, tuple] = {}  # (annual rate, day count, product) -> (penalty rate, compound rate, grace)
+        per_loan: dict[int, list[int]] = {}
+        inst_rows = []
+        day = self.day
+        for pk, loan_id, due, principal, interest, rate, day_count, product_id in rows:
+            key = (rate, day_count, product_id)
+            terms = daily.get(key)
+            if terms is None:
+                pen_markup, comp_markup, grace = products[product_id]
+                annual, basis = _decimal(rate), DAY_BASIS.get(day_count, 360)
+                terms = daily[key] = (daily_rate(annual, pen_markup, basis), daily_rate(annual, comp_markup, basis),
+                                      dt.timedelta(days=1 + grace))
+            if isinstance(due, str):
+                due = dt.date.fromisoformat(due)
+            if day < due + terms[2]:
+                continue
+            p = per_day_amount(principal, terms[0]) if principal > 0 else 0
+            c = per_day_amount(interest, terms[1]) if interest > 0 else 0
+            if p or c:
+                inst_rows.append([p, c, pk])
+                sums = per_loan.setdefault(loan_id, [0, 0])
+                sums[0] += p
+                sums[1] += c
+        self.cursor.executemany(
+            f"UPDATE {self.inst} SET penalty_fen = penalty_fen + %s, compound_fen = compound_fen + %s WHERE id = %s",
+            inst_rows)
+        self.cursor.executemany(
+            f"UPDATE {self.loan} SET penalty_due_fen = penalty_due_fen + %s, compound_due_fen = compound_due_fen + %s "
+            "WHERE id = %s", [[p, c, loan_id] for loan_id, (p, c) in per_loan.items()])
+        totals["penalty_accrued"] += sum(p for p, _c in per_loan.values())
+        totals["compound_accrued"] += sum(c for _p, c in per_loan.values())
+
+    def advance(self) -> int:
+        """Accrued interest, days past due, bucket, status, as-of date of every loan still as of yesterday (4)."""
+        S = Installment.Status
+        tomorrow = self.day + ONE_DAY
+        # literals, not parameters: SQLite uses a partial index only when the query repeats its condition
+        # verbatim, and the date arithmetic differs between the databases (the values come from date objects)
+        if self.pg:
+            days = f"(DATE '{tomorrow.isoformat()}' - i.period_start)"
+            span = "(i.period_end - i.period_start)"
+            least, greatest = "LEAST", "GREATEST"
+        else:
+            days = f"CAST({_julianday(tomorrow)!r} - julianday(i.period_start) AS INTEGER)"
+            span = "CAST(julianday(i.period_end) - julianday(i.period_start) AS INTEGER)"
+            least, greatest = "MIN", "MAX"
+        # accrual.accrued_to(I, period_start, period_end, day): with N = end − start > 0 days and
+        # elapsed = min(day + 1 − start, N) ≥ 1 here, round_half_up(I × elapsed / N) = (2·I·elapsed + N) div 2N,
+        # which is I when elapsed = N; a period of no days (N ≤ 0) has accrued all of I
+        accrued = (f"CASE WHEN {span} <= 0 THEN i.interest_fen "
+                   f"ELSE (2 * i.interest_fen * {least}({days}, {span}) + {span}) / (2 * {span}) END")
+        dpd = "days_past_due"
+        # loans in arrears (and those whose first installment fell overdue today, marked −1): age them. Only
+        # these rows write the indexed columns (status, days past due).
+        self.sql(
+            f"UPDATE {self.loan} SET {dpd} = CASE WHEN {dpd} > 0 THEN {dpd} + 1 ELSE 1 END, "
+            f"bucket = CASE WHEN {dpd} > 0 THEN {_bucket_sql(dpd + ' + 1')} ELSE %s END, status = %s "
+            f"WHERE {self.mine} AND {dpd} <> 0",
+            [engine.bucket_for(1), Loan.Status.OVERDUE, *self.mine_params])
+        return self.sql(
+            f"UPDATE {self.loan} SET interest_accrued_fen = COALESCE((SELECT SUM({greatest}(0, {accrued} "
+            f"- i.paid_interest_fen)) FROM {self.inst} i WHERE i.loan_id = {self.loan}.id "
+            f"AND i.status IN ('{S.FUTURE}', '{S.PARTLY_PAID}') AND i.period_start <= %s AND i.due_date > %s), 0), "
+            f"state_as_of = %s WHERE {self.mine}",
+            [self.day, self.day, self.day, *self.mine_params])
+
+
+def _bucket_sql(days: str) -> str:
+    """``engine.bucket_for`` as a SQL CASE over an integer expression (a positive number of days)."""
+    parts = [f"WHEN {days} <= {limit} THEN '{name}'" for limit, name in engine.BUCKETS if limit > 0]
+    return "CASE " + " ".join(parts) + " ELSE 'M7+' END"
+
+
+def _julianday(day: dt.date) -> float:
+    """SQLite's julianday() of a date (noon-based Julian day number, as a float)."""
+    return day.toordinal() + 1721424.5
 
 
 def _decimal(value) -> Decimal:
@@ -133,56 +274,6 @@ def _replay(day: dt.date, loans: list[Loan], totals: dict) -> None:
                 inst_rows.append([*new, row.pk])
     _update("ledger_loan", loan_fields, loan_rows)
     _update("ledger_installment", inst_fields, inst_rows)
-
-
-def _advance(day: dt.date, loans: list[tuple], totals: dict) -> None:
-    """``loans``: (id, state_as_of, credit, days_past_due, penalty_due, compound_due, annual_rate, day_count,
-    product_id) rows, each as of yesterday with nothing falling due."""
-    products = {pk: (Decimal(pen), Decimal(comp), grace) for pk, pen, comp, grace in Product.objects.values_list(
-        "id", "penalty_markup", "compound_markup", "grace_days")}
-    daily: dict[tuple, tuple] = {}  # (annual rate, day count, product) -> (penalty rate, compound rate, grace)
-    terms = {}
-    for loan_id, _as_of, _credit, _dpd, _pen, _comp, rate, day_count, product_id in loans:
-        key = (rate, day_count, product_id)
-        if key not in daily:
-            pen_markup, comp_markup, grace = products[product_id]
-            annual, basis = _decimal(rate), DAY_BASIS.get(day_count, 360)
-            daily[key] = (daily_rate(annual, pen_markup, basis), daily_rate(annual, comp_markup, basis), grace)
-        terms[loan_id] = daily[key]
-    accrued = dict.fromkeys(terms, 0)
-    penalty = dict.fromkeys(terms, 0)
-    compound = dict.fromkeys(terms, 0)
-    inst_rows = []
-    ids = list(terms)
-    rows = _select(
-        "SELECT id, loan_id, due_date, period_start, period_end, principal_fen, interest_fen, paid_principal_fen, "
-        f"paid_interest_fen, penalty_fen, compound_fen FROM {_qn('ledger_installment')} "
-        f"WHERE loan_id IN ({_marks(ids)}) AND period_start <= %s AND status NOT IN (%s, %s)",
-        [*ids, day, Installment.Status.SUPERSEDED, Installment.Status.PAID])
-    for (pk, loan_id, due, ps, pe, principal, interest, paid_p, paid_i, pen, comp) in rows:
-        if due < day:
-            pen_rate, comp_rate, grace = terms[loan_id]
-            if day >= due + dt.timedelta(days=1 + grace):
-                p = per_day_amount(principal - paid_p, pen_rate) if principal > paid_p else 0
-                c = per_day_amount(interest - paid_i, comp_rate) if interest > paid_i else 0
-                if p or c:
-                    penalty[loan_id] += p
-                    compound[loan_id] += c
-                    inst_rows.append([pen + p, comp + c, pk])
-        else:
-            accrued[loan_id] += max(0, accrued_to(interest, ps, pe or due, day) - paid_i)
-    loan_rows = []
-    for loan_id, _as_of, _credit, days_past_due, penalty_due, compound_due, *_rest in loans:
-        dpd = days_past_due + 1 if days_past_due > 0 else 0
-        loan_rows.append([accrued[loan_id], penalty_due + penalty[loan_id], compound_due + compound[loan_id], dpd,
-                          engine.bucket_for(dpd), day, loan_id])
-        totals["penalty_accrued"] += penalty[loan_id]
-        totals["compound_accrued"] += compound[loan_id]
-    _update("ledger_installment", ["penalty_fen", "compound_fen"], inst_rows)
-    _update("ledger_loan", ["interest_accrued_fen", "penalty_due_fen", "compound_due_fen", "days_past_due", "bucket",
-                            "state_as_of"], loan_rows)
-
-
 def _update(table: str, fields: list[str], rows: list[list]) -> None:
     """``UPDATE table SET fields WHERE id`` for each row (the id last). On PostgreSQL one statement per 1,000
     rows joins a ``VALUES`` list (a round trip and an executor start per row cost more than the writes); on

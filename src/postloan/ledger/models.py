@@ -277,7 +277,14 @@ class Installment(models.Model):
             models.CheckConstraint(condition=models.Q(principal_fen__gte=0) & models.Q(interest_fen__gte=0),
                                    name="installment_amounts_not_negative"),
         ]
-        indexes = [models.Index(fields=["loan", "due_date"]), models.Index(fields=["due_date", "status"])]
+        indexes = [
+            models.Index(fields=["loan", "due_date"]),
+            models.Index(fields=["due_date", "status"]),
+            # the close of business: the installments accruing interest, and the overdue ones, of a range of loans
+            models.Index(fields=["loan", "period_start"], name="installment_open_period",
+                         condition=models.Q(status__in=["future", "partly_paid"])),
+            models.Index(fields=["loan"], name="installment_overdue", condition=models.Q(status="overdue")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.loan_id} #{self.number} {self.due_date}"

@@ -18,6 +18,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from postloan.cob import runner
+
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
 
 
@@ -108,7 +110,9 @@ class Command(BaseCommand):
             "steps": measured["steps"],
             "steps_loans_per_second": measured["steps_loans_per_second"],
             "seconds": measured["seconds"],
-            "partition": int(env.get("POSTLOAN_COB_PARTITION", "2000")),
+            "repayments_posted": measured["repayments_posted"],
+            "repayment_seconds": measured["repayment_seconds"],
+            "partition": int(env.get("POSTLOAN_COB_PARTITION") or runner.PARTITION_SIZE),
             "per_day": measured["per_day"],
             "generated": generated,
             "check": {"loans": checked["checked"], "passed": checked["passed"]},
@@ -127,13 +131,16 @@ class Command(BaseCommand):
           f"(partitions of {r['partition']:,}, in one process)")
         w(f"  portfolio: {g['installments']:,} installments, {g['overdue_at_start']:,} loans in arrears from the "
           f"start, {g['repayments']:,} repayments due in the window; generated in {g['seconds']:.1f} s")
+        w(f"  repayments posted during the days (bulk service, before each close, not in the figures): "
+          f"{r['repayments_posted']:,} in {r['repayment_seconds']:.1f} s")
         w(f"  total      {r['seconds']:9.2f} s  {r['loans_per_second']:>10,} loans/s")
         for name, seconds in r["steps"].items():
             w(f"  {name:<18}{seconds:6.2f} s  {r['steps_loans_per_second'][name] or 0:>10,} loans/s")
         for day in r["per_day"]:
             ledger = day["steps"].get("ledger.close_day", {})
             w(f"    {day['date']}  {day['seconds']:7.2f} s  replayed {ledger.get('replayed', 0):,}, "
-              f"advanced {ledger.get('advanced', 0):,}")
+              f"advanced {ledger.get('advanced', 0):,}, fell due {ledger.get('fell_due', 0):,}, "
+              f"overdue from today {ledger.get('became_overdue', 0):,}")
         w(f"  plain UPDATE of every open loan: {r['plain_update_seconds']:.3f} s; one day of close of business is "
           f"{r['ratio_to_plain_update']}× that")
         w(f"  peak memory {r['peak_memory_mib']:.0f} MiB")

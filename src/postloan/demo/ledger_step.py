@@ -26,7 +26,6 @@ from postloan.customers.models import Customer, Industry
 from postloan.kernel.models import BusinessDate
 from postloan.ledger import services
 from postloan.ledger.models import Installment, Loan, Product
-from postloan.ledger.state import replayed
 from postloan.org.models import Branch, User
 
 from .builder import DemoContext, step
@@ -34,6 +33,7 @@ from .models import DemoBuild
 from .org_step import person_name
 
 YEARS = 3
+MAX_DELAY = 44  # days a late payer pays after the due date, at most
 
 PRODUCTS = [
     # code, name, segment, method, frequency, terms (months), amount range (yuan), rates
@@ -120,7 +120,7 @@ def _plan_loans(ctx: DemoContext, start: dt.date, end: dt.date) -> dict[dt.date,
                 "loan_no": f"LN{day:%Y%m}{n:06d}", "customer": customer.pk, "product": products[code],
                 "principal": Decimal(rng.randrange(low // 10_000, high // 10_000 + 1) * 10_000),
                 "rate": Decimal(rng.choice(rates)), "term": rng.choice(terms), "behaviour": behaviour,
-                "delay": rng.randrange(3, 45), "stop_after": rng.randrange(3, 18),
+                "delay": rng.randrange(3, MAX_DELAY + 1), "stop_after": rng.randrange(3, 18),
                 "event_after": rng.randrange(4, 20)})
     return plan
 
@@ -205,18 +205,20 @@ def _repay(day: dt.date, behaviours: dict[str, dict], ctx: DemoContext) -> None:
         owed = inst.principal_fen + inst.interest_fen - inst.paid_principal_fen - inst.paid_interest_fen
         # the stored state is as of yesterday: what was due then (arrears, penalty to yesterday) + today's
         _pay(loan, day, owed + loan.total_due_fen, f"R-{inst.pk}-{day:%Y%m%d}", batch)
-    # Late payers settle what they owe some days after each due date, penalty included.
-    late = [p for p in behaviours.values() if p["behaviour"] == "late"]
-    delays = {p["delay"] for p in late}
-    for delay in delays:
-        rows = Installment.objects.filter(due_date=day - dt.timedelta(days=delay), loan__loan_no__in=[
-            p["loan_no"] for p in late if p["delay"] == delay], status="overdue").select_related("loan__product")
-        for inst in rows:
-            loan = inst.loan
-            if loan.status not in ("active", "overdue"):
-                continue
-            state = replayed(loan, day)
-            _pay(loan, day, state.total_due, f"L-{inst.pk}-{day:%Y%m%d}", batch)
+    # Late payers settle what they owe some days after each due date, penalty included: what the stored state
+    # (as of yesterday, penalty to yesterday) says is due, and whatever falls due today.
+    late = Installment.objects.filter(
+        status="overdue", due_date__gte=day - dt.timedelta(days=MAX_DELAY), due_date__lte=day - dt.timedelta(days=3),
+        loan__status__in=["active", "overdue"]).select_related("loan__product").order_by("loan_id", "due_date")
+    paid: set[int] = set()
+    for inst in late:
+        loan = inst.loan
+        plan = behaviours.get(loan.loan_no)
+        if loan.pk in paid or not plan or plan["behaviour"] != "late" or inst.due_date + dt.timedelta(
+                days=plan["delay"]) != day:
+            continue
+        paid.add(loan.pk)
+        _pay(loan, day, loan.total_due_fen + _falling_due(loan, day), f"L-{inst.pk}-{day:%Y%m%d}", batch)
     if batch:
         services.post_repayments(actor=None, items=batch)
     # Bad borrowers in deep arrears: some are restructured and pay again, some pay a lump and recover.
@@ -227,17 +229,23 @@ def _repay(day: dt.date, behaviours: dict[str, dict], ctx: DemoContext) -> None:
                 continue
             rng = random.Random(f"{loan.loan_no}:{day}")
             if rng.random() < 0.15:
-                state = replayed(loan, day)
-                _pay(loan, day, state.total_due, f"CURE-{day:%Y%m%d}")
+                _pay(loan, day, loan.total_due_fen + _falling_due(loan, day), f"CURE-{day:%Y%m%d}")
                 plan["behaviour"] = "good"
             elif rng.random() < 0.1 and loan.maturity_date > day:
-                state = replayed(loan, day)
-                _pay(loan, day, state.total_due, f"RS-PAY-{day:%Y%m%d}")
+                _pay(loan, day, loan.total_due_fen + _falling_due(loan, day), f"RS-PAY-{day:%Y%m%d}")
                 loan.refresh_from_db()
                 if loan.status in ("active", "overdue") and loan.maturity_date > day:
                     services.restructure(actor=None, loan=loan, value_date=day, term_months=_restructure_term(loan),
                                          reason="借款人经营困难，经审批调整还款计划", annual_rate=loan.annual_rate)
                     plan["behaviour"] = "good"
+
+
+def _falling_due(loan: Loan, day: dt.date) -> int:
+    """What falls due on ``day`` and is unpaid: not yet in the stored state, which is as of yesterday."""
+    if loan.state_as_of is not None and loan.state_as_of >= day:
+        return 0
+    return sum(i.principal_fen + i.interest_fen - i.paid_principal_fen - i.paid_interest_fen
+               for i in loan.installments.filter(due_date=day, status__in=["future", "partly_paid"]))
 
 
 def _restructure_term(loan: Loan) -> int:

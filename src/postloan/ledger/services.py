@@ -58,27 +58,36 @@ def _rate(value, field: str = "annual_rate") -> Decimal:
     return rate
 
 
-def _value_date(loan: Loan | None, value_date, field: str = "value_date") -> dt.date:
+_UNKNOWN = object()
+
+
+def _value_date(loan: Loan | None, value_date, field: str = "value_date", *, today: dt.date | None = None,
+                first=_UNKNOWN) -> dt.date:
+    """A value date on or before the business date (``today``) and, for a loan, not before its first
+    disbursement (``first``; both looked up unless a bulk caller gives them)."""
     if not isinstance(value_date, dt.date):
         raise field_error(field, _("Enter a valid date."))
-    today = businessdate.current()
+    today = today or businessdate.current()
     if value_date > today:
         raise field_error(field, _("The value date cannot be after the business date (%(date)s).") % {"date": today})
     if loan is not None:
-        first = (Posting.objects.filter(loan=loan, kind=Posting.Kind.DISBURSEMENT)
-                 .order_by("value_date").values_list("value_date", flat=True).first())
+        if first is _UNKNOWN:
+            first = (Posting.objects.filter(loan=loan, kind=Posting.Kind.DISBURSEMENT)
+                     .order_by("value_date").values_list("value_date", flat=True).first())
         if first is not None and value_date < first:
             raise field_error(field, _("The value date cannot be before the disbursement (%(date)s).") % {"date": first})
     return value_date
 
 
-def _reference(loan: Loan, reference: str) -> str:
+def _reference(loan: Loan, reference: str, taken: set | None = None) -> str:
+    """A reference not used on the loan yet (``taken``: the (loan id, reference) pairs a bulk caller found)."""
     reference = (reference or "").strip()
     if not reference:
         raise field_error("reference", _("Give a reference (e.g. the core banking transaction number)."))
     if len(reference) > 64:
         raise field_error("reference", _("At most 64 characters."))
-    if Posting.objects.filter(loan=loan, reference=reference).exists():
+    if ((loan.pk, reference) in taken) if taken is not None else Posting.objects.filter(
+            loan=loan, reference=reference).exists():
         raise field_error("reference", _("This reference is already used on this loan."))
     return reference
 
@@ -393,6 +402,14 @@ def post_repayments(*, actor, items: list[dict]) -> list[Posting]:
     from .state import refresh_many
 
     postings, loans, events, seen = [], {}, [], set()
+    today = businessdate.current()
+    loan_ids = {item["loan"].pk for item in items}
+    firsts: dict[int, dt.date] = {}
+    for loan_id, value_date in Posting.objects.filter(loan_id__in=loan_ids, kind=Posting.Kind.DISBURSEMENT) \
+            .order_by("-value_date").values_list("loan_id", "value_date"):
+        firsts[loan_id] = value_date  # the earliest wins
+    taken = set(Posting.objects.filter(loan_id__in=loan_ids, reference__in={
+        str(item["reference"] or "").strip() for item in items}).values_list("loan_id", "reference"))
     for index, item in enumerate(items):
         loan = item["loan"]
         if (loan.pk, item["reference"]) in seen:
@@ -403,23 +420,22 @@ def post_repayments(*, actor, items: list[dict]) -> list[Posting]:
                 require(actor, "ledger.post_repayment", loan.branch)
             _open(loan)
             amount_fen = _amount(item["amount"])
-            value_date = _value_date(loan, item["value_date"])
-            reference = _reference(loan, item["reference"])
+            value_date = _value_date(loan, item["value_date"], today=today, first=firsts.get(loan.pk))
+            reference = _reference(loan, item["reference"], taken)
         except ValidationError as exc:
             raise ValidationError({f"items[{index}].{field}": msgs for field, msgs in exc.message_dict.items()})
         postings.append(Posting(loan=loan, kind=Posting.Kind.REPAYMENT, value_date=value_date,
-                                booking_date=businessdate.current(), amount_fen=amount_fen, reference=reference,
+                                booking_date=today, amount_fen=amount_fen, reference=reference,
                                 actor=_user(actor)))
         loans[loan.pk] = loan
     Posting.objects.bulk_create(postings)
     by_loan = list(Loan.objects.filter(pk__in=list(loans)).select_related("product", "branch"))
     try:
-        refresh_many(by_loan, businessdate.current())
+        refresh_many(by_loan, today)
     except ValueError as exc:
         raise _engine_error(exc)
     from postloan.kernel.models import AuditEvent
 
-    today = businessdate.current()
     for posting in postings:
         events.append(AuditEvent(actor=_user(actor), actor_name=getattr(actor, "username", "system"),
                                  action="ledger.post_repayment", object_type="ledger.loan",

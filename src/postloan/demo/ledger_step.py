@@ -23,7 +23,7 @@ from postloan.cob import runner
 from postloan.customers import services as customer_services
 from postloan.customers.identifiers import make_resident_id, make_uscc
 from postloan.customers.models import Customer, Industry
-from postloan.kernel.models import BusinessDate
+from postloan.kernel.models import BusinessDate, CalendarCoverage
 from postloan.ledger import services
 from postloan.ledger.models import Installment, Loan, Product
 from postloan.org.models import Branch, User
@@ -129,6 +129,11 @@ def _plan_loans(ctx: DemoContext, start: dt.date, end: dt.date) -> dict[dt.date,
 def replay_history(ctx: DemoContext) -> None:
     """Day by day from three years ago to today: book, disburse, repay, close the day."""
     today = timezone.localdate()
+    coverage = CalendarCoverage.objects.filter(code="CN").first()
+    if coverage is not None and today > coverage.last + dt.timedelta(days=1):
+        # the close of business refuses dates past the loaded business calendar: the history stops there
+        ctx.out(f"    the business calendar ends on {coverage.last}: the history is replayed to that date")
+        today = coverage.last + dt.timedelta(days=1)
     start = today - dt.timedelta(days=ctx.data.get("history_days") or (today - today.replace(year=today.year - YEARS)).days)
     build = DemoBuild.objects.order_by("-id").first()
     if not BusinessDate.objects.filter(pk=1, date__gte=start).exists() or not build.step.startswith("history"):

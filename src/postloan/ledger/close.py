@@ -191,12 +191,9 @@ class _Close:
                 sums = per_loan.setdefault(loan_id, [0, 0])
                 sums[0] += p
                 sums[1] += c
-        self.cursor.executemany(
-            f"UPDATE {self.inst} SET penalty_fen = penalty_fen + %s, compound_fen = compound_fen + %s WHERE id = %s",
-            inst_rows)
-        self.cursor.executemany(
-            f"UPDATE {self.loan} SET penalty_due_fen = penalty_due_fen + %s, compound_due_fen = compound_due_fen + %s "
-            "WHERE id = %s", [[p, c, loan_id] for loan_id, (p, c) in per_loan.items()])
+        _update("ledger_installment", ["penalty_fen", "compound_fen"], inst_rows, add=True)
+        _update("ledger_loan", ["penalty_due_fen", "compound_due_fen"],
+                [[p, c, loan_id] for loan_id, (p, c) in per_loan.items()], add=True)
         totals["penalty_accrued"] += sum(p for p, _c in per_loan.values())
         totals["compound_accrued"] += sum(c for _p, c in per_loan.values())
 
@@ -274,24 +271,24 @@ def _replay(day: dt.date, loans: list[Loan], totals: dict) -> None:
                 inst_rows.append([*new, row.pk])
     _update("ledger_loan", loan_fields, loan_rows)
     _update("ledger_installment", inst_fields, inst_rows)
-def _update(table: str, fields: list[str], rows: list[list]) -> None:
-    """``UPDATE table SET fields WHERE id`` for each row (the id last). On PostgreSQL one statement per 1,000
-    rows joins a ``VALUES`` list (a round trip and an executor start per row cost more than the writes); on
-    SQLite, in process, ``executemany`` is as fast."""
+def _update(table: str, fields: list[str], rows: list[list], add: bool = False) -> None:
+    """``UPDATE table SET fields WHERE id`` for each row (the id last); ``add`` adds the values to the
+    columns instead. On PostgreSQL one statement per 1,000 rows joins a ``VALUES`` list (a round trip and
+    an executor start per row cost more than the writes); on SQLite, in process, ``executemany`` is as fast."""
     if not rows:
         return
     qn = connection.ops.quote_name
     with connection.cursor() as cursor:
         if connection.vendor != "postgresql":
-            sql = f"UPDATE {qn(table)} SET " + ", ".join(f"{qn(f)} = %s" for f in fields) + " WHERE id = %s"
-            cursor.executemany(sql, rows)
+            sets = ", ".join(f"{qn(f)} = {qn(f)} + %s" if add else f"{qn(f)} = %s" for f in fields)
+            cursor.executemany(f"UPDATE {qn(table)} SET {sets} WHERE id = %s", rows)
             return
         model = {"ledger_loan": Loan, "ledger_installment": Installment}[table]
         names = [*fields, "id"]
         casts = [model._meta.get_field(f).db_type(connection) for f in fields] + ["bigint"]
         row_sql = "(" + ", ".join(f"CAST(%s AS {t})" for t in casts) + ")"
-        head = (f"UPDATE {qn(table)} AS t SET " + ", ".join(f"{qn(f)} = v.{qn(f)}" for f in fields)
-                + " FROM (VALUES ")
+        sets = ", ".join(f"{qn(f)} = t.{qn(f)} + v.{qn(f)}" if add else f"{qn(f)} = v.{qn(f)}" for f in fields)
+        head = f"UPDATE {qn(table)} AS t SET {sets} FROM (VALUES "
         tail = f") AS v ({', '.join(qn(n) for n in names)}) WHERE t.id = v.id"
         for i in range(0, len(rows), 1000):
             batch = rows[i:i + 1000]

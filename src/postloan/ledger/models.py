@@ -165,7 +165,9 @@ class Loan(models.Model):
     overdue_interest_fen = models.BigIntegerField(_("overdue interest"), default=0)
     interest_accrued_fen = models.BigIntegerField(_("interest accrued, not yet due"), default=0)
     credit_fen = models.BigIntegerField(_("credit (overpayment)"), default=0)
-    days_past_due = models.IntegerField(_("days past due"), default=0, db_index=True)
+    # not indexed: it changes every day for every loan in arrears (an index would make those updates rewrite all
+    # the loan's index entries); "in arrears" is status = overdue, which is indexed
+    days_past_due = models.IntegerField(_("days past due"), default=0)
     bucket = models.CharField(_("bucket"), max_length=4, default="M0")
     next_due_date = models.DateField(_("next due date"), null=True, blank=True)
     settled_on = models.DateField(_("settled on"), null=True, blank=True)
@@ -248,7 +250,9 @@ class Installment(models.Model):
         PAID = "paid", _("Paid")
         SUPERSEDED = "superseded", _("Replaced by a later schedule")
 
-    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="installments")
+    # no index of its own: (loan, seq), (loan, due_date) and the partial indexes below all start with the loan, and
+    # a plain loan index misleads PostgreSQL's planner into scanning every installment of a loan at close of business
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="installments", db_index=False)
     version = models.ForeignKey(ScheduleVersion, on_delete=models.PROTECT, related_name="installments")
     seq = models.PositiveIntegerField(_("sequence"), help_text=_("unique within the loan across versions"))
     number = models.PositiveIntegerField(_("number"))

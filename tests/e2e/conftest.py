@@ -20,6 +20,15 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 def pytest_collection_modifyitems(config, items):
+    here = Path(__file__).resolve().parent
+    for item in items:
+        # A transactional test flushes every table when it ends, the rows that data migrations seeded
+        # (industries, the business calendar) included, so the next browser test would start without them.
+        # Serialized rollback puts them back before each browser test, whatever the order the tests run in.
+        marker = item.get_closest_marker("django_db")
+        if (here in item.path.resolve().parents and marker is not None and marker.kwargs.get("transaction")
+                and "serialized_rollback" not in marker.kwargs):
+            item.add_marker(pytest.mark.django_db(*marker.args, **marker.kwargs, serialized_rollback=True))
     if Path(CHROMIUM).exists():
         return
     message = (f"browser tests need Chromium at {CHROMIUM}: install Debian's packages "
@@ -33,9 +42,18 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def browser():
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API marks an event loop as running in this thread, and from then on Django's connections
+    # (an asgiref Local) are a new set, apart from those opened before. When the test database was set up before
+    # (other tests ran first), carry over what the setup left on its connection: the contents that serialized
+    # rollback restores.
+    serialized = {conn.alias: conn._test_serialized_contents for conn in connections.all(initialized_only=True)
+                  if hasattr(conn, "_test_serialized_contents")}
     with sync_playwright() as pw:
+        for alias, contents in serialized.items():
+            connections[alias]._test_serialized_contents = contents
         browser = pw.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,

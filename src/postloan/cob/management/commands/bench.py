@@ -39,20 +39,27 @@ class Command(BaseCommand):
                               f"{DEFAULT_POSTGRES}); only its host, port and credentials are used")
         cob.add_argument("--format", choices=["text", "json"], default="text")
         cob.add_argument("--partition", type=int, default=None,
-                         help="loans per partition (default: POSTLOAN_COB_PARTITION or 2000)")
+                         help="loans per partition (default: POSTLOAN_COB_PARTITION or 10000)")
         cob.add_argument("--seed", type=int, default=20260302)
         cob.add_argument("--sample", type=int, default=200, help="loans checked against a full replay (default 200)")
         cob.add_argument("--profile", metavar="FILE", help="write cProfile statistics of the measured run to FILE")
         cob.add_argument("--keep", action="store_true", help="keep the scratch database and print where it is")
+        cob.add_argument("--workers", type=int, default=0,
+                         help="PostgreSQL only: run the partitions on this many Celery worker processes (one task "
+                              "at a time each) through the Redis of --redis-url, as production does")
+        cob.add_argument("--redis-url", default="redis://127.0.0.1:6379/14",
+                         help="broker for --workers (database n; results go to database n + 1; both flushed)")
 
     def handle(self, *args, subcommand, loans, days, database, postgres_url, format, partition, seed, sample,
-               profile, keep, **options):
+               profile, keep, workers, redis_url, **options):
         if loans < 1:
             raise CommandError("--loans: give a positive number")
         if not 1 <= days <= 200:
             raise CommandError("--days: give a number from 1 to 200")
         if partition is not None and partition < 1:
             raise CommandError("--partition: give a positive number")
+        if workers and database != "postgres":
+            raise CommandError("--workers: the close of business runs on Celery workers only on PostgreSQL")
         text = format == "text"
         tmp = Path(tempfile.mkdtemp(prefix="postloan-bench-"))
         scratch = None
@@ -90,7 +97,17 @@ class Command(BaseCommand):
             if migrate.returncode != 0:
                 raise CommandError(f"migrate failed:\n{migrate.stderr[-4000:]}")
             generated = phase("generate")
-            measured = phase("measure", *(["--profile", str(Path(profile).resolve())] if profile else []))
+            pool = _Workers(workers, redis_url, env, tmp) if workers else None
+            try:
+                if pool:
+                    env |= pool.env
+                    pool.start()
+                measured = phase("measure", *(["--profile", str(Path(profile).resolve())] if profile else []))
+            finally:
+                if pool:
+                    pool.stop()
+                    for key in pool.env:
+                        env.pop(key, None)
             checked = phase("check")
         finally:
             if keep:
@@ -113,6 +130,7 @@ class Command(BaseCommand):
             "repayments_posted": measured["repayments_posted"],
             "repayment_seconds": measured["repayment_seconds"],
             "partition": int(env.get("POSTLOAN_COB_PARTITION") or runner.PARTITION_SIZE),
+            "workers": workers,
             "per_day": measured["per_day"],
             "generated": generated,
             "check": {"loans": checked["checked"], "passed": checked["passed"]},
@@ -127,8 +145,9 @@ class Command(BaseCommand):
     def _print(self, r: dict, checked: dict) -> None:
         g = r["generated"]
         w = self.stdout.write
+        where = f"{r['workers']} Celery workers" if r["workers"] else "in one process"
         w(f"close of business: {r['loans']:,} loans × {r['days']} day(s) on {r['database']} "
-          f"(partitions of {r['partition']:,}, in one process)")
+          f"(partitions of {r['partition']:,}, {where})")
         w(f"  portfolio: {g['installments']:,} installments, {g['overdue_at_start']:,} loans in arrears from the "
           f"start, {g['repayments']:,} repayments due in the window; generated in {g['seconds']:.1f} s")
         w(f"  repayments posted during the days (bulk service, before each close, not in the figures): "
@@ -145,6 +164,59 @@ class Command(BaseCommand):
           f"{r['ratio_to_plain_update']}× that")
         w(f"  peak memory {r['peak_memory_mib']:.0f} MiB")
         w(f"  check of {checked['checked']} loans against a full replay: {'passed' if checked['passed'] else 'FAILED'}")
+
+
+class _Workers:
+    """N real Celery worker processes on the scratch database, through a Redis broker (as in production)."""
+
+    def __init__(self, count: int, redis_url: str, env: dict, tmp: Path) -> None:
+        base, _, db = redis_url.rpartition("/")
+        self.count, self.tmp = count, tmp
+        self.broker, self.backend = redis_url, f"{base}/{int(db or 0) + 1}"
+        self.env = {"POSTLOAN_BROKER_URL": self.broker, "POSTLOAN_RESULT_BACKEND": self.backend}
+        self.worker_env = env | self.env
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self) -> None:
+        import socket
+
+        import redis
+        from celery import Celery
+
+        for url in (self.broker, self.backend):
+            redis.Redis.from_url(url).flushdb()
+        names = {f"bench{n}-{os.getpid()}@{socket.gethostname()}" for n in range(1, self.count + 1)}
+        celery = str(Path(sys.executable).parent / "celery")
+        for name in sorted(names):
+            log = (self.tmp / f"{name.split('@')[0]}.log").open("w")
+            self.procs.append(subprocess.Popen(
+                [celery, "-A", "postloan.config.celery", "worker", "--concurrency", "1", "-n", name,
+                 "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", "celery", "-l", "WARNING"],
+                env=self.worker_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        probe = Celery("postloan-bench-probe", broker=self.broker, backend=self.backend, set_as_current=False)
+        deadline = time.monotonic() + 60
+        answered: set[str] = set()
+        try:
+            while not names <= answered:
+                if time.monotonic() > deadline or any(p.poll() is not None for p in self.procs):
+                    raise CommandError(f"the Celery workers did not start (logs in {self.tmp})")
+                for reply in probe.control.ping(timeout=1.0) or []:
+                    answered |= set(reply)
+        finally:
+            probe.close()
+
+    def stop(self) -> None:
+        import signal
+
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
 
 
 def _postgres_server() -> str:

@@ -103,14 +103,16 @@ def _act(day, behaviours, rng):
     for loan in Loan.objects.filter(status__in=["active", "overdue"]).order_by("id"):
         kind = behaviours[loan.pk]
         owed = _owed(loan, day)
-        if kind in ("on_time", "ahead") and owed:
+        if kind == "ahead" and owed and loan.credit_fen:
+            pass  # the credit paid ahead is applied by the close of business
+        elif kind in ("on_time", "ahead") and owed:
             _pay(loan, day, owed + loan.total_due_fen, f"P{loan.pk}-{day}")
         elif kind == "ahead" and day.day == 20:
             _pay(loan, day, rng.randrange(1_000, 300_000) + loan.total_due_fen, f"A{loan.pk}-{day}")
         elif kind == "partial" and owed:
             _pay(loan, day, owed // 2, f"H{loan.pk}-{day}")
-        elif kind == "late" and loan.days_past_due == 9:
-            _pay(loan, day, loan.total_due_fen + loan.penalty_due_fen, f"L{loan.pk}-{day}")
+        elif kind == "late" and loan.days_past_due == 9:  # half pay exactly what is due, half a bit more
+            _pay(loan, day, loan.total_due_fen + (loan.penalty_due_fen if loan.pk % 2 else 0), f"L{loan.pk}-{day}")
     loans = list(Loan.objects.filter(status__in=["active", "overdue"]).order_by("id"))
     if day == dt.date(2026, 1, 27):
         target = next(loan for loan in loans if behaviours[loan.pk] == "on_time" and loan.method != "bullet")

@@ -19,7 +19,7 @@ from postloan.kernel.errors import ValidationError, field_error
 from postloan.kernel.money import from_fen, to_fen
 from postloan.org.permissions import require
 
-from . import engine, schedule
+from . import engine, quick, schedule
 from .models import Installment, Loan, Posting, Product, ReversalRequest, ScheduleVersion
 from .state import inputs, refresh, replayed
 
@@ -121,8 +121,10 @@ def _user(actor):
     return actor if getattr(actor, "pk", None) else None
 
 
-def _state_after(loan: Loan, action: str, actor, reason: str = "", before: dict | None = None, **extra) -> None:
-    refresh(loan)
+def _state_after(loan: Loan, action: str, actor, reason: str = "", before: dict | None = None, replay: bool = True,
+                 **extra) -> None:
+    if replay:
+        refresh(loan)
     after = {"status": loan.status, "principal_outstanding": from_fen(loan.principal_outstanding_fen),
              "total_due": from_fen(loan.total_due_fen), "days_past_due": loan.days_past_due} | extra
     audit.record(actor=actor, action=action, obj=loan, before=before, after=after, reason=reason)
@@ -387,7 +389,9 @@ def post_repayment(*, actor, loan: Loan, amount, value_date: dt.date, reference:
     posting = _post(loan, kind=Posting.Kind.REPAYMENT, value_date=value_date, amount_fen=amount_fen,
                     reference=reference, actor=actor)
     try:
-        _state_after(loan, "ledger.post_repayment", actor, before=before, amount=from_fen(amount_fen),
+        # the common case (dated today, nothing left over) without a replay; anything else is replayed
+        replay = bool(quick.repay([(loan, posting)], businessdate.current()))
+        _state_after(loan, "ledger.post_repayment", actor, before=before, replay=replay, amount=from_fen(amount_fen),
                      reference=reference)
     except ValueError as exc:
         raise _engine_error(exc)
@@ -430,6 +434,8 @@ def post_repayments(*, actor, items: list[dict]) -> list[Posting]:
         loans[loan.pk] = loan
     Posting.objects.bulk_create(postings)
     by_loan = list(Loan.objects.filter(pk__in=list(loans)).select_related("product", "branch"))
+    fresh = {loan.pk: loan for loan in by_loan}
+    by_loan = quick.repay([(fresh[p.loan_id], p) for p in postings], today)
     try:
         refresh_many(by_loan, today)
     except ValueError as exc:

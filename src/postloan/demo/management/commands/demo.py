@@ -14,8 +14,8 @@ class Command(BaseCommand):
     help = "Build the demo bank on this database (once) and serve it."
 
     def add_arguments(self, parser):
-        parser.add_argument("--customers", type=int, default=1000,
-                            help="number of customers (default 1000: about six minutes on two cores)")
+        parser.add_argument("--customers", type=int, default=3000,
+                            help="number of customers (default 3000: about four minutes on two cores)")
         parser.add_argument("--seed", type=int, default=20261129)
         parser.add_argument("--history-days", type=int, default=None,
                             help="days of history replayed up to today (default: three years)")

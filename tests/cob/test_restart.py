@@ -116,3 +116,31 @@ def test_killed_mid_step_resumes_to_the_same_result(databases):
         check = helpers.run(helpers.postloan("ledger", "check"), environ)
         assert "stored balances equal their postings" in check.stdout
 
+
+
+def test_database_lost_mid_step_stops_reports_and_resumes(databases):
+    """PostgreSQL ends the connection in the middle of a partition (its work done, not committed), as a
+    database that goes away would: the run stops with a clear report, the date stays open, nothing of that
+    partition is kept, and the next run resumes to the same result as an uninterrupted one."""
+    lost, plain = databases
+    if not helpers.is_postgres(lost["DATABASE_URL"]):
+        pytest.skip("ending the server connection mid-partition is PostgreSQL's (SQLite is a file in process)")
+    proc = _cob(lost, POSTLOAN_COB_LOSE_CONNECTION="ledger.close_day:3")
+    assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
+    assert "database connection was lost during step ledger.close_day on 2026-01-05" in proc.stderr
+    state = json.loads(helpers.script("dump", lost))
+    assert state["business_date"] == "2026-01-05"
+    assert [r[0] for r in state["runs"]] == ["failed"]
+    done = [(p[1], p[2]) for p in state["partitions"] if p[3] == "done"]
+    assert done == [("ledger.close_day", n) for n in range(3)]  # partition 3's work was not kept
+
+    proc = _cob(lost)
+    assert proc.returncode == 0, proc.stderr
+    proc = _cob(plain)
+    assert proc.returncode == 0, proc.stderr
+    resumed = json.loads(helpers.script("dump", lost))
+    straight = json.loads(helpers.script("dump", plain))
+    assert [r[0] for r in resumed["runs"]] == ["failed", "done"]
+    assert resumed["business_date"] == straight["business_date"] == "2026-01-10"
+    for key in helpers.DERIVED:
+        assert resumed[key] == straight[key], f"{key} differ between the resumed and the uninterrupted run"

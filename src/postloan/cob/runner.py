@@ -17,7 +17,7 @@ import sys
 import time
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -150,10 +150,21 @@ def close_day(cob_run: CobRun, day: dt.date, *, progress: bool = False, out=None
                     rows, totals = reg.fn(day, None)
                     CobStep.objects.filter(pk=step.pk).update(rows=rows, totals=totals)
         except Exception as exc:
-            CobStep.objects.filter(pk=step.pk).update(status=Status.FAILED, error=f"{type(exc).__name__}: {exc}")
-            CobDay.objects.filter(pk=cob_day.pk).update(status=Status.FAILED)
-            raise CobFailed(_("Step %(step)s failed on %(day)s: %(error)s") % {
-                "step": reg.name, "day": day, "error": exc}) from exc
+            # a server's operational errors mean it (or the network) went away; SQLite's mean "locked" and the like
+            if isinstance(exc, (OperationalError, InterfaceError)) and connection.vendor == "postgresql":
+                message = _("The database connection was lost during step %(step)s on %(day)s (%(error)s). Nothing "
+                            "of the unfinished partition was kept; run the close of business again when the "
+                            "database is back: it resumes there.") % {"step": reg.name, "day": day,
+                                                                       "error": str(exc).strip()}
+            else:
+                message = _("Step %(step)s failed on %(day)s: %(error)s") % {"step": reg.name, "day": day,
+                                                                            "error": exc}
+            try:
+                CobStep.objects.filter(pk=step.pk).update(status=Status.FAILED, error=message)
+                CobDay.objects.filter(pk=cob_day.pk).update(status=Status.FAILED)
+            except DatabaseError:  # still gone: the run is marked failed (or found stale) when it is back
+                pass
+            raise CobFailed(message) from exc
         elapsed = time.monotonic() - step_started
         step.refresh_from_db()
         CobStep.objects.filter(pk=step.pk).update(status=Status.DONE, finished_at=timezone.now(),
@@ -242,6 +253,7 @@ def execute_partition(partition_id: int, worker: str | None = None) -> int:
         day = part.step.day.date
         reg = registry.get(part.step.name)
         rows, totals = reg.fn(day, registry.LoanRange(day, part.first_loan, part.last_loan))
+        _lose_connection_hook(part.step.name, part.number)
         CobPartition.objects.filter(pk=part.pk).update(
             status=Status.DONE, rows=rows, totals=totals, seconds=time.monotonic() - started,
             worker=(worker or f"{socket.gethostname()}:{os.getpid()}")[:100])
@@ -267,6 +279,16 @@ def _crash_hook(step_name: str, number: int) -> None:
             except FileExistsError:
                 return
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _lose_connection_hook(step_name: str, number: int) -> None:
+    """For the tests: ``POSTLOAN_COB_LOSE_CONNECTION=step:partition`` has PostgreSQL end this process's
+    connection in the middle of that partition (its work done, not committed), as a database that goes away
+    would."""
+    spec = os.environ.get("POSTLOAN_COB_LOSE_CONNECTION")
+    if spec and spec == f"{step_name}:{number}" and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
 
 
 def crash_hook_after(partition_id: int) -> None:

@@ -98,24 +98,29 @@ def test_killed_mid_step_resumes_to_the_same_result(databases):
     assert [n for n, status, _w in by_step["cob.snapshot"] if status == "done"] == [0, 1, 2]
 
     # 3. Run again to the end; the copy runs once, uninterrupted.
-    proc = _cob(killed)
+    _finish_and_compare(killed, plain, ["interrupted", "interrupted", "done"])
+
+
+def _finish_and_compare(resumed_env: dict, plain_env: dict, runs: list[str]) -> None:
+    """Run the interrupted database to the end and the copy once, uninterrupted: the same result, to the fen,
+    and both consistent with their postings."""
+    proc = _cob(resumed_env)
     assert proc.returncode == 0, proc.stderr
-    proc = _cob(plain)
+    proc = _cob(plain_env)
     assert proc.returncode == 0, proc.stderr
 
-    resumed = json.loads(helpers.script("dump", killed))
-    straight = json.loads(helpers.script("dump", plain))
-    assert [r[0] for r in resumed["runs"]] == ["interrupted", "interrupted", "done"]
+    resumed = json.loads(helpers.script("dump", resumed_env))
+    straight = json.loads(helpers.script("dump", plain_env))
+    assert [r[0] for r in resumed["runs"]] == runs
     assert [r[0] for r in straight["runs"]] == ["done"]
     assert resumed["business_date"] == straight["business_date"] == "2026-01-10"
     assert resumed["days"] == straight["days"] == [[f"2026-01-{d:02d}", "done"] for d in range(5, 10)]
     for key in helpers.DERIVED:
         assert resumed[key] == straight[key], f"{key} differ between the resumed and the uninterrupted run"
     assert len(straight["snapshots"]) >= 5 * 30  # the comparison is not vacuous
-    for environ in (killed, plain):
+    for environ in (resumed_env, plain_env):
         check = helpers.run(helpers.postloan("ledger", "check"), environ)
         assert "stored balances equal their postings" in check.stdout
-
 
 
 def test_database_lost_mid_step_stops_reports_and_resumes(databases):
@@ -134,13 +139,4 @@ def test_database_lost_mid_step_stops_reports_and_resumes(databases):
     done = [(p[1], p[2]) for p in state["partitions"] if p[3] == "done"]
     assert done == [("ledger.close_day", n) for n in range(3)]  # partition 3's work was not kept
 
-    proc = _cob(lost)
-    assert proc.returncode == 0, proc.stderr
-    proc = _cob(plain)
-    assert proc.returncode == 0, proc.stderr
-    resumed = json.loads(helpers.script("dump", lost))
-    straight = json.loads(helpers.script("dump", plain))
-    assert [r[0] for r in resumed["runs"]] == ["failed", "done"]
-    assert resumed["business_date"] == straight["business_date"] == "2026-01-10"
-    for key in helpers.DERIVED:
-        assert resumed[key] == straight[key], f"{key} differ between the resumed and the uninterrupted run"
+    _finish_and_compare(lost, plain, ["failed", "done"])

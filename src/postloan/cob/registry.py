@@ -16,6 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 
+def closing(day: dt.date):
+    """The loans the close of ``day`` works on: open ones, and those settled that day (their last snapshot)."""
+    from django.db.models import Q
+
+    from postloan.ledger.models import Loan
+
+    return Q(status__in=(Loan.Status.ACTIVE, Loan.Status.OVERDUE)) | Q(settled_on=day)
+
+
 @dataclass(frozen=True)
 class LoanRange:
     """A partition: the loans with ids ``first``…``last`` that the day closes (open, or settled that day)."""
@@ -25,12 +34,9 @@ class LoanRange:
     last: int
 
     def queryset(self):
-        from django.db.models import Q
-
         from postloan.ledger.models import Loan
 
-        return Loan.objects.filter(Q(status__in=(Loan.Status.ACTIVE, Loan.Status.OVERDUE)) | Q(settled_on=self.day),
-                                   id__gte=self.first, id__lte=self.last)
+        return Loan.objects.filter(closing(self.day), id__gte=self.first, id__lte=self.last)
 
     def ids(self) -> list[int]:
         return list(self.queryset().order_by("id").values_list("id", flat=True))

@@ -18,7 +18,6 @@ import time
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -123,10 +122,6 @@ def _mark_failed(cob_run: CobRun, exc: BaseException) -> None:
         pass
 
 
-def _loan_filter(day: dt.date) -> Q:
-    return Q(status__in=(Loan.Status.ACTIVE, Loan.Status.OVERDUE)) | Q(settled_on=day)
-
-
 def close_day(cob_run: CobRun, day: dt.date, *, progress: bool = False, out=None) -> CobDay:
     if businessdate.current() != day:
         raise field_error("date", _("The business date is %(current)s, not %(day)s.")
@@ -186,7 +181,7 @@ def _plan_partitions(step: CobStep, day: dt.date) -> list[CobPartition]:
     parts: list[CobPartition] = []
     count = first = last = 0
     # streamed: memory stays flat however many loans there are (a list of a million ids is ~40 MB)
-    for loan_id in Loan.objects.filter(_loan_filter(day)).order_by("id").values_list("id", flat=True).iterator(
+    for loan_id in Loan.objects.filter(registry.closing(day)).order_by("id").values_list("id", flat=True).iterator(
             chunk_size=10_000):
         if count == 0:
             first = loan_id

@@ -180,8 +180,6 @@ class _Close:
                 annual, basis = _decimal(rate), DAY_BASIS.get(day_count, 360)
                 terms = daily[key] = (daily_rate(annual, pen_markup, basis), daily_rate(annual, comp_markup, basis),
                                       dt.timedelta(days=1 + grace))
-            if isinstance(due, str):
-                due = dt.date.fromisoformat(due)
             if day < due + terms[2]:
                 continue
             p = per_day_amount(principal, terms[0]) if principal > 0 else 0
@@ -271,6 +269,8 @@ def _replay(day: dt.date, loans: list[Loan], totals: dict) -> None:
                 inst_rows.append([*new, row.pk])
     _update("ledger_loan", loan_fields, loan_rows)
     _update("ledger_installment", inst_fields, inst_rows)
+
+
 def _update(table: str, fields: list[str], rows: list[list], add: bool = False) -> None:
     """``UPDATE table SET fields WHERE id`` for each row (the id last); ``add`` adds the values to the
     columns instead. On PostgreSQL one statement per 1,000 rows joins a ``VALUES`` list (a round trip and

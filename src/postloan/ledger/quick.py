@@ -129,10 +129,6 @@ def _rows(loan_ids: list[int], today: dt.date, yesterday: dt.date) -> dict[int, 
                            [*loan_ids, *params])
             for values in cursor.fetchall():
                 row = _Row(values)
-                if isinstance(row.due_date, str):  # SQLite without declared-type conversion
-                    row.due_date = dt.date.fromisoformat(row.due_date)
-                    row.period_start = dt.date.fromisoformat(row.period_start)
-                    row.period_end = dt.date.fromisoformat(row.period_end)
                 result.setdefault(row.loan_id, {}).setdefault(row.id, row)
     return result
 

@@ -6,16 +6,19 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from postloan.ledger.accrual import (
+    FAR,
     accrued_to,
     daily_accrual,
     daily_rate,
     penalty_for_days,
     penalty_per_day,
     per_day_amount,
+    window,
+    window_accrued,
 )
 
 START = date(2024, 1, 15)
@@ -151,3 +154,67 @@ def test_penalty_matches_decimal_half_up(base, rate, markup, basis, days) -> Non
     assert penalty_per_day(base, rate, markup, basis) == per_day
     assert penalty_for_days(base, rate, markup, basis, days) == per_day * days
     assert per_day_amount(base, daily_rate(rate, markup, basis)) == per_day
+
+
+# --- the accrual window the close of business accrues from ------------------------------------------------------
+
+_BASE = date(2026, 1, 1)
+
+
+@st.composite
+def _open_installments(draw):
+    """Open installments of a loan: consecutive periods (due dates on or after the period end, as a holiday
+    shifts them) and, sometimes, an overlapping period entered by hand; interest partly paid ahead."""
+    rows, start = [], _BASE + timedelta(days=draw(st.integers(0, 40)))
+    for _ in range(draw(st.integers(0, 5))):
+        length = draw(st.integers(0, 95))
+        end = start + timedelta(days=length)
+        due = end + timedelta(days=draw(st.sampled_from([0, 0, 0, 1, 2, 3, 7])))
+        interest = draw(st.integers(0, 5_000_000))
+        paid = draw(st.sampled_from([0, 0, 0, interest // 3, interest, interest + 1]))
+        rows.append((start, end, due, interest, paid))
+        start = end
+    if rows and draw(st.booleans()):
+        s, e, d, i, _p = rows[draw(st.integers(0, len(rows) - 1))]
+        shift = timedelta(days=draw(st.integers(-20, 20)))
+        rows.append((s + shift, max(e, s + shift) + timedelta(days=draw(st.integers(0, 30))), d + shift, i, 0))
+    return rows
+
+
+def _accrued_on(rows, day):
+    """The reference: what the engine sums on ``day`` over the installments accruing (start ≤ day < due)."""
+    return sum(max(0, accrued_to(i, s, e, day) - p) for s, e, d, i, p in rows if s <= day < d and e >= s)
+
+
+@given(rows=_open_installments(), as_of_offset=st.integers(-5, 400))
+@settings(max_examples=400, deadline=None)
+def test_window_gives_each_days_accrual_until_it_ends(rows, as_of_offset):
+    rows = [r for r in rows if r[1] >= r[0]]
+    as_of = _BASE + timedelta(days=as_of_offset)
+    first = as_of + timedelta(days=1)
+    periods = [r for r in rows if r[0] <= first < r[2]]
+    next_start = min((r[0] for r in rows if r[0] > first), default=None)
+    until, start, days, interest, paid, fixed = window(periods, next_start, as_of)
+    assert until >= first
+    day = first
+    while day <= min(until, first + timedelta(days=120)):
+        assert window_accrued(day, start, days, interest, paid, fixed) == _accrued_on(rows, day), day
+        day += timedelta(days=1)
+
+
+def test_window_lasts_a_whole_period_and_ends_when_the_next_one_starts():
+    # monthly installments; March's due date moved by a holiday from 31 March to 2 April
+    march = (date(2026, 3, 1), date(2026, 3, 31), date(2026, 4, 2), 31_000, 0)
+    april = (date(2026, 3, 31), date(2026, 4, 30), date(2026, 4, 30), 30_000, 0)
+    until, start, days, interest, paid, fixed = window([march], april[0], date(2026, 3, 1))
+    assert (until, start, days, interest, paid, fixed) == (date(2026, 3, 30), date(2026, 3, 1), 30, 31_000, 0, 0)
+    assert window_accrued(date(2026, 3, 10), start, days, interest, paid, fixed) == 10_333  # 31000 × 10 / 30
+    # from 31 March both accrue: March in full (fixed), April by the day, until March falls due on 2 April
+    window_2 = window([march, april], None, date(2026, 3, 30))
+    assert window_2 == (date(2026, 4, 1), date(2026, 3, 31), 30, 30_000, 0, 31_000)
+    assert window_accrued(date(2026, 3, 31), *window_2[1:]) == 31_000 + 1_000
+
+
+def test_window_of_a_loan_with_nothing_left_to_accrue_never_ends():
+    assert window([], None, date(2026, 3, 1)) == (FAR, None, 0, 0, 0, 0)
+    assert window([], date(2026, 4, 1), date(2026, 3, 1))[0] == date(2026, 3, 31)

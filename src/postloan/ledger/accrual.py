@@ -44,12 +44,15 @@ from decimal import Decimal
 from fractions import Fraction
 
 __all__ = [
+    "FAR",
     "accrued_to",
     "daily_accrual",
     "daily_rate",
     "penalty_for_days",
     "penalty_per_day",
     "per_day_amount",
+    "window",
+    "window_accrued",
 ]
 
 _ONE_DAY = timedelta(days=1)
@@ -137,3 +140,55 @@ def penalty_for_days(base: int, annual_rate: Decimal, markup: Decimal, day_basis
     if not isinstance(days, int) or isinstance(days, bool) or days < 0:
         raise ValueError(f"days must be a non-negative integer, got {days!r}")
     return penalty_per_day(base, annual_rate, markup, day_basis) * days
+
+
+# --- the accrual window: what the close of business needs to accrue a loan from its own row ------------------
+
+FAR = date(9999, 12, 31)  # "no change ahead": a window without an end
+
+
+def window(periods: list[tuple[date, date, date, int, int]], next_start: date | None,
+           as_of: date) -> tuple[date, date | None, int, int, int, int]:
+    """The loan's accrual for the days after ``as_of``, as a few numbers kept on the loan row.
+
+    ``periods`` are the loan's open installments (not due, not paid) accruing on ``as_of + 1``: (period
+    start, period end, due date, interest, interest paid ahead), those with start ≤ as_of + 1 < due date;
+    ``next_start`` is the earliest period start after ``as_of + 1`` among the other open installments.
+
+    Returns ``(until, start, days, interest, paid, fixed)`` such that for every day ``d`` from ``as_of + 1``
+    through ``until`` the interest accrued, not yet due, through the end of ``d`` (the sum of
+    ``max(0, accrued_to(…) − paid)`` over the installments accruing on ``d``) is
+    :func:`window_accrued` ``(d, start, days, interest, paid, fixed)``::
+
+        fixed + max(0, round_half_up(interest × min(d + 1 − start, days) / days) − paid)   (days > 0)
+        fixed + max(0, interest − paid)                                                      (days ≤ 0)
+
+    One installment may still be accruing (the one whose period ends last: ``start``, ``days``,
+    ``interest``, ``paid``); the others, accrued in full, are ``fixed``. ``until`` is the day before the set
+    of accruing installments changes (one falls due, or a new period starts). If two are still accruing
+    (overlapping periods entered by hand), the window is that one day: ``fixed`` is the day's accrual and
+    ``until`` is ``as_of + 1``. The close of business recomputes a loan's window on the day it ends;
+    ``engine.replay`` states it, so ``ledger check`` verifies it.
+    """
+    first = as_of + _ONE_DAY
+    if not periods:
+        return (next_start - _ONE_DAY if next_start else FAR), None, 0, 0, 0, 0
+    main = max(range(len(periods)), key=lambda i: (periods[i][1], periods[i][0]))
+    start, end, _due, interest, paid = periods[main]
+    others = [p for i, p in enumerate(periods) if i != main]
+    if any(first < p[1] - _ONE_DAY for p in others):  # another one still accruing
+        fixed = sum(max(0, accrued_to(p[3], p[0], p[1], first) - p[4]) for p in periods)
+        return first, None, 0, 0, 0, fixed
+    fixed = sum(max(0, p[3] - p[4]) for p in others)
+    until = min(p[2] for p in periods) - _ONE_DAY
+    if next_start is not None:
+        until = min(until, next_start - _ONE_DAY)
+    return until, start, (end - start).days, interest, paid, fixed
+
+
+def window_accrued(day: date, start: date | None, days: int, interest: int, paid: int, fixed: int) -> int:
+    """The interest accrued through the end of ``day`` by a window (see :func:`window`); the close of
+    business computes the same in SQL."""
+    if days <= 0:
+        return fixed + max(0, interest - paid)
+    return fixed + max(0, _half_up(interest * min((day - start).days + 1, days), days) - paid)

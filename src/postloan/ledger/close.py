@@ -48,11 +48,14 @@ from operator import attrgetter, itemgetter
 from django.db import connection
 
 from . import engine
-from .accrual import daily_rate, per_day_amount
+from .accrual import daily_rate, window
 from .models import Installment, Loan, Posting, Product
-from .state import DAY_BASIS, INSTALLMENT_FIELDS, LOAN_FIELDS, expected, inputs_bulk
+from .state import DAY_BASIS, INSTALLMENT_FIELDS, LOAN_FIELDS, WINDOW_FIELDS, expected, inputs_bulk
 
 ONE_DAY = dt.timedelta(days=1)
+OVERDUE = Installment.Status.OVERDUE
+# the largest numerator of a daily rate SQLite computes with (2 × 10¹³ fen × n < 2⁶³)
+SQLITE_NUMERATOR_MAX = 400_000
 OPEN = (Loan.Status.ACTIVE, Loan.Status.OVERDUE)
 REPLAY_CHUNK = 500  # loans replayed per round (bounded memory)
 
@@ -76,6 +79,7 @@ class _Close:
         # the loans this range advances by time: open, stored as of yesterday
         self.mine = "id BETWEEN %s AND %s AND status IN (%s, %s) AND state_as_of = %s"
         self.mine_params = [first, last, *OPEN, yesterday]
+        self.mine_l = "l.id BETWEEN %s AND %s AND l.status IN (%s, %s) AND l.state_as_of = %s"
 
     def sql(self, sql: str, params: list) -> int:
         self.cursor.execute(sql, params)
@@ -89,30 +93,50 @@ class _Close:
         day, yesterday = self.day, self.yesterday
         totals = {"loans": 0, "replayed": 0, "advanced": 0, "skipped": 0, "fell_due": 0, "became_overdue": 0,
                   "penalty_accrued": 0, "compound_accrued": 0}
-        (loans, skipped), = self.rows(
-            f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN state_as_of = %s THEN 1 ELSE 0 END), 0) FROM {self.loan} "
-            "WHERE id BETWEEN %s AND %s AND status IN (%s, %s)", [day, self.first, self.last, *OPEN])
-        totals["loans"], totals["skipped"] = loans, skipped
-        if loans == skipped:
-            return 0, totals
-        replay_ids = [row[0] for row in self.rows(
-            f"SELECT id FROM {self.loan} l WHERE l.id BETWEEN %s AND %s AND l.status IN (%s, %s) "
-            "AND (l.state_as_of IS NULL OR l.state_as_of < %s) AND (l.state_as_of IS NULL OR l.state_as_of < %s "
-            "OR (l.credit_fen > 0 AND EXISTS (SELECT 1 FROM "
-            f"{self.inst} i WHERE i.loan_id = l.id AND i.due_date = %s AND i.status <> %s)) "
-            f"OR l.id IN (SELECT loan_id FROM {self.post} WHERE value_date = %s AND loan_id BETWEEN %s AND %s)) "
-            "ORDER BY l.id",
-            [self.first, self.last, *OPEN, day, yesterday, day, Installment.Status.SUPERSEDED, day, self.first,
-             self.last])]
+        # one pass over the range finds the loans already closed today (skipped), those the engine replays, and
+        # those whose accrual window is missing or stale (to compute now) or ends today (the next one, after)
+        replay = ("l.state_as_of IS NULL OR (l.state_as_of < %s AND (l.state_as_of < %s OR (l.credit_fen > 0 AND "
+                  f"EXISTS (SELECT 1 FROM {self.inst} i WHERE i.loan_id = l.id AND i.due_date = %s "
+                  f"AND i.status <> %s)) OR l.id IN (SELECT loan_id FROM {self.post} WHERE value_date = %s "
+                  "AND loan_id BETWEEN %s AND %s)))")
+        replay_params = [day, yesterday, day, Installment.Status.SUPERSEDED, day, self.first, self.last]
+        found = self.rows(
+            f"SELECT id, CASE WHEN state_as_of = %s THEN 1 WHEN {replay} THEN 2 "
+            "WHEN accrual_until IS NULL OR accrual_until < %s THEN 3 ELSE 4 END "
+            f"FROM {self.loan} l WHERE l.id BETWEEN %s AND %s AND l.status IN (%s, %s) AND (l.state_as_of = %s "
+            f"OR {replay} OR l.accrual_until IS NULL OR l.accrual_until <= %s) ORDER BY l.id",
+            [day, *replay_params, day, self.first, self.last, *OPEN, day, *replay_params, day])
+        kinds: dict[int, list[int]] = {1: [], 2: [], 3: [], 4: []}
+        for loan_id, kind in found:
+            kinds[kind].append(loan_id)
+        totals["skipped"] = len(kinds[1])
+        replay_ids = kinds[2]
         for i in range(0, len(replay_ids), REPLAY_CHUNK):
             loans = list(Loan.objects.filter(id__in=replay_ids[i:i + REPLAY_CHUNK]).select_related("product")
                          .order_by("id"))
             _replay(day, loans, totals)
         totals["replayed"] = len(replay_ids)
+        # windows not computed yet (data from before they existed) or stale (a guard: writers keep them)
+        totals["windows"] = len(self.windows(kinds[3], f"{self.mine_l} AND (l.accrual_until IS NULL "
+                                             "OR l.accrual_until < %s)", [*self.mine_params, day], yesterday))
         self.fall_due(totals)
         self.penalty(totals)
         totals["advanced"] = self.advance()
+        # the windows that end today: the next ones, from tomorrow
+        totals["windows"] += len(self.windows(
+            kinds[3] + kinds[4], "l.status IN (%s, %s) AND l.state_as_of = %s AND l.accrual_until <= %s",
+            [*OPEN, day, day], day))
+        totals["loans"] = totals["replayed"] + totals["advanced"] + totals["skipped"]
         return totals["replayed"] + totals["advanced"], totals
+
+    def windows(self, ids: list[int], where: str, params: list, as_of: dt.date) -> dict:
+        """``store_windows`` for those of ``ids`` that ``where`` (on ``l``) still selects, in chunks."""
+        stored = {}
+        for i in range(0, len(ids), 1000):
+            chunk = ids[i:i + 1000]
+            stored |= store_windows(self.cursor, f"l.id IN ({', '.join(['%s'] * len(chunk))}) AND {where}",
+                                    [*chunk, *params], as_of)
+        return stored
 
     def in_mine(self) -> str:
         """Condition on an installment row: its loan is one this range advances (a primary-key lookup per
@@ -130,7 +154,7 @@ class _Close:
         self.sql(f"UPDATE {self.inst} SET status = %s WHERE due_date = %s AND status = %s AND {self.in_mine()}",
                  [S.DUE, day, S.FUTURE, *self.mine_params])
         if totals["became_overdue"]:
-            # days past due: −1 marks "first overdue installment today" for advance() (same transaction)
+            # in arrears from today: advance() ages the loans with status overdue (days past due 0 → 1)
             self.sql(
                 f"UPDATE {self.loan} SET "
                 f"overdue_principal_fen = overdue_principal_fen + (SELECT SUM(principal_fen - paid_principal_fen) "
@@ -139,7 +163,7 @@ class _Close:
                 f"FROM {self.inst} i WHERE i.loan_id = {self.loan}.id AND i.due_date = %s AND i.status = %s), "
                 f"next_due_date = (SELECT i.due_date FROM {self.inst} i WHERE i.loan_id = {self.loan}.id "
                 "AND i.due_date >= %s AND i.status IN (%s, %s, %s) ORDER BY i.due_date LIMIT 1), "
-                "days_past_due = CASE WHEN days_past_due = 0 THEN -1 ELSE days_past_due END "
+                f"status = '{Loan.Status.OVERDUE}' "
                 f"WHERE {self.mine} AND id IN (SELECT loan_id FROM {self.inst} WHERE due_date = %s AND status = %s "
                 "AND loan_id BETWEEN %s AND %s)",
                 [yesterday, S.OVERDUE, yesterday, S.OVERDUE, day, S.DUE, S.FUTURE, S.PARTLY_PAID, *self.mine_params,
@@ -156,34 +180,109 @@ class _Close:
             [day, *falling, day, *falling, *self.mine_params, day, *falling, self.first, self.last])
 
     def penalty(self, totals: dict) -> None:
-        """One day of penalty and compound interest on each overdue installment past its grace days (step 3)."""
+        """One day of penalty and compound interest on each overdue installment past its grace days (step 3):
+        ``accrual.per_day_amount`` = round_half_up(base × n / d) for the exact daily rate n / d of each (annual
+        rate, day count, product) in the range, given to the database as a ``VALUES`` list; the installments
+        and their loans updated set-based. PostgreSQL divides numerics; SQLite's 64-bit integers are exact
+        while 2 × base × n stays below 2⁶³, which holds for bases up to 10¹³ fen when n ≤ SQLITE_NUMERATOR_MAX
+        (rates with more digits take the same rule in Python)."""
+        keys = self.rows(
+            f"SELECT DISTINCT l.annual_rate, l.day_count, l.product_id FROM {self.loan} l WHERE {self.mine_l} "
+            f"AND EXISTS (SELECT 1 FROM {self.inst} i WHERE i.loan_id = l.id AND i.status = '{OVERDUE}')",
+            self.mine_params)
+        if not keys:
+            return
+        products = {pk: (Decimal(pen), Decimal(comp), grace) for pk, pen, comp, grace in Product.objects.values_list(
+            "id", "penalty_markup", "compound_markup", "grace_days")}
+        rates, last_due = [], []
+        for rate, day_count, product_id in keys:
+            pen_markup, comp_markup, grace = products[product_id]
+            basis = DAY_BASIS.get(day_count, 360)
+            pen, comp = daily_rate(_decimal(rate), pen_markup, basis), daily_rate(_decimal(rate), comp_markup, basis)
+            # penalty runs from the due date + 1 + grace days: installments due on or before this date
+            last_due.append(self.day - dt.timedelta(days=1 + grace))
+            rates.append([rate, day_count, product_id, pen.numerator, pen.denominator, comp.numerator,
+                          comp.denominator])
+        if self.pg:
+            return self.penalty_pg(rates, last_due, totals)
+        if all(r[3] <= SQLITE_NUMERATOR_MAX and r[5] <= SQLITE_NUMERATOR_MAX for r in rates):
+            return self.penalty_sqlite(rates, last_due, totals)
+        return self.penalty_python(rates, last_due, totals)
+
+    def _rates_cte(self, rates: list[list], last_due: list[dt.date], cast: bool) -> tuple[str, list]:
+        """``r (rate, day_count, product_id, pn, pd, cn, cd, last_due) AS (VALUES …)``."""
+        if cast:
+            row = ("(CAST(%s AS numeric), %s, CAST(%s AS bigint), CAST(%s AS numeric), CAST(%s AS numeric), "
+                   "CAST(%s AS numeric), CAST(%s AS numeric), CAST(%s AS date))")
+        else:
+            row = "(%s, %s, %s, %s, %s, %s, %s, %s)"
+        return (f"r (rate, day_count, product_id, pn, pd, cn, cd, last_due) AS (VALUES {', '.join([row] * len(rates))})",
+                [v for values, due in zip(rates, last_due, strict=True) for v in (*values, due)])
+
+    def _daily_amounts(self, divide: str) -> str:
+        """The overdue installments of the range with their day's penalty (p) and compound (c) interest."""
+        due_p = "(i.principal_fen - i.paid_principal_fen)"
+        due_c = "(i.interest_fen - i.paid_interest_fen)"
+        return (f"SELECT i.id, i.loan_id, CASE WHEN {due_p} > 0 THEN {divide.format(base=due_p, n='r.pn', d='r.pd')} "
+                f"ELSE 0 END AS p, CASE WHEN {due_c} > 0 THEN {divide.format(base=due_c, n='r.cn', d='r.cd')} "
+                # CROSS JOIN: SQLite joins in this order (the overdue installments' partial index first)
+                f"ELSE 0 END AS c FROM {self.inst} i CROSS JOIN {self.loan} l CROSS JOIN r "
+                f"WHERE i.status = '{OVERDUE}' AND i.loan_id BETWEEN %s AND %s AND l.id = i.loan_id "
+                f"AND {self.mine_l} AND r.rate = l.annual_rate AND r.day_count = l.day_count "
+                "AND r.product_id = l.product_id AND i.due_date <= r.last_due")
+
+    def penalty_pg(self, rates: list[list], last_due: list[dt.date], totals: dict) -> None:
+        """One statement: data-modifying CTEs update the installments and their loans."""
+        cte, params = self._rates_cte(rates, last_due, cast=True)
+        (penalty, compound), = self.rows(
+            f"WITH {cte}, d AS ({self._daily_amounts('div(2 * {base} * {n} + {d}, 2 * {d})')}), "
+            f"di AS (UPDATE {self.inst} t SET penalty_fen = t.penalty_fen + d.p, compound_fen = t.compound_fen + d.c "
+            "FROM d WHERE t.id = d.id AND (d.p > 0 OR d.c > 0)), "
+            "s AS (SELECT loan_id, SUM(p) AS p, SUM(c) AS c FROM d GROUP BY loan_id HAVING SUM(p) > 0 OR SUM(c) > 0), "
+            f"dl AS (UPDATE {self.loan} t SET penalty_due_fen = t.penalty_due_fen + s.p, "
+            "compound_due_fen = t.compound_due_fen + s.c FROM s WHERE t.id = s.loan_id RETURNING s.p, s.c) "
+            "SELECT COALESCE(SUM(p), 0), COALESCE(SUM(c), 0) FROM dl",
+            [*params, self.first, self.last, *self.mine_params])
+        totals["penalty_accrued"] += int(penalty)
+        totals["compound_accrued"] += int(compound)
+
+    def penalty_sqlite(self, rates: list[list], last_due: list[dt.date], totals: dict) -> None:
+        """The day's amounts into a temporary table (in memory), then the installments and loans from it."""
+        cte, params = self._rates_cte(rates, last_due, cast=False)
+        self.sql("CREATE TEMP TABLE IF NOT EXISTS close_penalty (id INTEGER PRIMARY KEY, loan_id INTEGER, "
+                 "p INTEGER, c INTEGER)", [])
+        self.sql("DELETE FROM temp.close_penalty", [])
+        self.sql(f"WITH {cte} INSERT INTO temp.close_penalty "
+                 f"{self._daily_amounts('(2 * {base} * {n} + {d}) / (2 * {d})')}",
+                 [*params, self.first, self.last, *self.mine_params])
+        self.sql(f"UPDATE {self.inst} SET penalty_fen = penalty_fen + t.p, compound_fen = compound_fen + t.c "
+                 f"FROM temp.close_penalty t WHERE {self.inst}.id = t.id AND (t.p > 0 OR t.c > 0)", [])
+        self.sql(f"UPDATE {self.loan} SET penalty_due_fen = penalty_due_fen + t.p, "
+                 "compound_due_fen = compound_due_fen + t.c FROM (SELECT loan_id, SUM(p) AS p, SUM(c) AS c "
+                 f"FROM temp.close_penalty GROUP BY loan_id) t WHERE {self.loan}.id = t.loan_id "
+                 "AND (t.p > 0 OR t.c > 0)", [])
+        (penalty, compound), = self.rows("SELECT COALESCE(SUM(p), 0), COALESCE(SUM(c), 0) FROM temp.close_penalty",
+                                         [])
+        totals["penalty_accrued"] += penalty
+        totals["compound_accrued"] += compound
+
+    def penalty_python(self, rates: list[list], last_due: list[dt.date], totals: dict) -> None:
+        """The same rule in Python, for rates whose fractions are too long for SQLite's integers."""
+        terms = {(r[0], r[1], r[2]): (r[3], r[4], r[5], r[6], due) for r, due in zip(rates, last_due, strict=True)}
         rows = self.rows(
             "SELECT i.id, i.loan_id, i.due_date, i.principal_fen - i.paid_principal_fen, "
             "i.interest_fen - i.paid_interest_fen, l.annual_rate, l.day_count, l.product_id "
             f"FROM {self.inst} i JOIN {self.loan} l ON l.id = i.loan_id "
-            f"WHERE i.status = '{Installment.Status.OVERDUE}' AND i.loan_id BETWEEN %s AND %s "
-            "AND l.status IN (%s, %s) AND l.state_as_of = %s",
-            [self.first, self.last, *OPEN, self.yesterday])
-        if not rows:
-            return
-        products = {pk: (Decimal(pen), Decimal(comp), grace) for pk, pen, comp, grace in Product.objects.values_list(
-            "id", "penalty_markup", "compound_markup", "grace_days")}
-        daily: dict[tuple, tuple] = {}  # (annual rate, day count, product) -> (penalty rate, compound rate, grace)
+            f"WHERE i.status = '{OVERDUE}' AND i.loan_id BETWEEN %s AND %s AND {self.mine_l}",
+            [self.first, self.last, *self.mine_params])
         per_loan: dict[int, list[int]] = {}
         inst_rows = []
-        day = self.day
         for pk, loan_id, due, principal, interest, rate, day_count, product_id in rows:
-            key = (rate, day_count, product_id)
-            terms = daily.get(key)
-            if terms is None:
-                pen_markup, comp_markup, grace = products[product_id]
-                annual, basis = _decimal(rate), DAY_BASIS.get(day_count, 360)
-                terms = daily[key] = (daily_rate(annual, pen_markup, basis), daily_rate(annual, comp_markup, basis),
-                                      dt.timedelta(days=1 + grace))
-            if day < due + terms[2]:
+            pn, pd, cn, cd, last = terms[(rate, day_count, product_id)]
+            if _day(due) > last:
                 continue
-            p = per_day_amount(principal, terms[0]) if principal > 0 else 0
-            c = per_day_amount(interest, terms[1]) if interest > 0 else 0
+            p = (2 * principal * pn + pd) // (2 * pd) if principal > 0 else 0
+            c = (2 * interest * cn + cd) // (2 * cd) if interest > 0 else 0
             if p or c:
                 inst_rows.append([p, c, pk])
                 sums = per_loan.setdefault(loan_id, [0, 0])
@@ -197,37 +296,64 @@ class _Close:
 
     def advance(self) -> int:
         """Accrued interest, days past due, bucket, status, as-of date of every loan still as of yesterday (4)."""
-        S = Installment.Status
-        tomorrow = self.day + ONE_DAY
-        # literals, not parameters: SQLite uses a partial index only when the query repeats its condition
-        # verbatim, and the date arithmetic differs between the databases (the values come from date objects)
+        # accrual.window_accrued from the loan's own row: elapsed = day + 1 − accrual_start
         if self.pg:
-            days = f"(DATE '{tomorrow.isoformat()}' - i.period_start)"
-            span = "(i.period_end - i.period_start)"
+            elapsed = f"(DATE '{(self.day + ONE_DAY).isoformat()}' - accrual_start)"
             least, greatest = "LEAST", "GREATEST"
         else:
-            days = f"CAST({_julianday(tomorrow)!r} - julianday(i.period_start) AS INTEGER)"
-            span = "CAST(julianday(i.period_end) - julianday(i.period_start) AS INTEGER)"
+            elapsed = f"CAST({_julianday(self.day + ONE_DAY)!r} - julianday(accrual_start) AS INTEGER)"
             least, greatest = "MIN", "MAX"
-        # accrual.accrued_to(I, period_start, period_end, day): with N = end − start > 0 days and
-        # elapsed = min(day + 1 − start, N) ≥ 1 here, round_half_up(I × elapsed / N) = (2·I·elapsed + N) div 2N,
-        # which is I when elapsed = N; a period of no days (N ≤ 0) has accrued all of I
-        accrued = (f"CASE WHEN {span} <= 0 THEN i.interest_fen "
-                   f"ELSE (2 * i.interest_fen * {least}({days}, {span}) + {span}) / (2 * {span}) END")
+        accrued = (f"accrual_fixed_fen + CASE WHEN accrual_days <= 0 "
+                   f"THEN {greatest}(0, accrual_interest_fen - accrual_paid_fen) "
+                   f"ELSE {greatest}(0, (2 * accrual_interest_fen * {least}({elapsed}, accrual_days) + accrual_days) "
+                   "/ (2 * accrual_days) - accrual_paid_fen) END")
         dpd = "days_past_due"
-        # loans in arrears (and those whose first installment fell overdue today, marked −1): age them. Only
-        # these rows write the indexed columns (status, days past due).
-        self.sql(
-            f"UPDATE {self.loan} SET {dpd} = CASE WHEN {dpd} > 0 THEN {dpd} + 1 ELSE 1 END, "
-            f"bucket = CASE WHEN {dpd} > 0 THEN {_bucket_sql(dpd + ' + 1')} ELSE %s END, status = %s "
-            f"WHERE {self.mine} AND {dpd} <> 0",
-            [engine.bucket_for(1), Loan.Status.OVERDUE, *self.mine_params])
-        return self.sql(
-            f"UPDATE {self.loan} SET interest_accrued_fen = COALESCE((SELECT SUM({greatest}(0, {accrued} "
-            f"- i.paid_interest_fen)) FROM {self.inst} i WHERE i.loan_id = {self.loan}.id "
-            f"AND i.status IN ('{S.FUTURE}', '{S.PARTLY_PAID}') AND i.period_start <= %s AND i.due_date > %s), 0), "
-            f"state_as_of = %s WHERE {self.mine}",
-            [self.day, self.day, self.day, *self.mine_params])
+        overdue = f"status = '{Loan.Status.OVERDUE}'"
+        if self.pg:
+            # one statement: PostgreSQL keeps the update HOT (no index entries) where status keeps its value
+            return self.sql(
+                f"UPDATE {self.loan} SET interest_accrued_fen = {accrued}, state_as_of = %s, "
+                f"{dpd} = CASE WHEN {overdue} THEN {dpd} + 1 ELSE {dpd} END, "
+                f"bucket = CASE WHEN {overdue} THEN {_bucket_sql(dpd + ' + 1')} ELSE bucket END WHERE {self.mine}",
+                [self.day, *self.mine_params])
+        # loans in arrears (status overdue, since yesterday or from today): one more day past due; the status
+        # index finds them in the range
+        self.sql(f"UPDATE {self.loan} SET {dpd} = {dpd} + 1, bucket = {_bucket_sql(dpd + ' + 1')} "
+                 f"WHERE id BETWEEN %s AND %s AND {overdue} AND state_as_of = %s",
+                 [self.first, self.last, self.yesterday])
+        return self.sql(f"UPDATE {self.loan} SET interest_accrued_fen = {accrued}, state_as_of = %s WHERE {self.mine}",
+                        [self.day, *self.mine_params])
+
+
+def store_windows(cursor, where: str, params: list, as_of: dt.date) -> dict[int, list]:
+    """Compute and store the accrual window (``accrual.window``) as of ``as_of`` of the loans ``where`` (a
+    condition on the loan table, alias ``l``) selects: two queries over their open installments. Returns
+    {loan id: the values of ``state.WINDOW_FIELDS``}."""
+    qn = connection.ops.quote_name
+    loan, inst = qn(Loan._meta.db_table), qn(Installment._meta.db_table)
+    first = as_of + ONE_DAY
+    S = Installment.Status
+    is_open = f"i.status IN ('{S.FUTURE}', '{S.PARTLY_PAID}')"  # literals: the partial index's condition
+    cursor.execute(f"SELECT l.id, (SELECT MIN(i.period_start) FROM {inst} i WHERE i.loan_id = l.id AND {is_open} "
+                   f"AND i.period_start > %s) FROM {loan} l WHERE {where}", [first, *params])
+    nexts = {loan_id: _day(start) for loan_id, start in cursor.fetchall()}
+    if not nexts:
+        return {}
+    periods: dict[int, list] = {}
+    cursor.execute(f"SELECT i.loan_id, i.period_start, i.period_end, i.due_date, i.interest_fen, i.paid_interest_fen "
+                   f"FROM {loan} l JOIN {inst} i ON i.loan_id = l.id WHERE {where} AND {is_open} "
+                   "AND i.period_start <= %s AND i.due_date > %s", [*params, first, first])
+    for loan_id, start, end, due, interest, paid in cursor.fetchall():
+        periods.setdefault(loan_id, []).append((_day(start), _day(end), _day(due), interest, paid))
+    windows = {loan_id: list(window(periods.get(loan_id, []), next_start, as_of))
+               for loan_id, next_start in nexts.items()}
+    _update("ledger_loan", list(WINDOW_FIELDS), [[*values, loan_id] for loan_id, values in windows.items()])
+    return windows
+
+
+def _day(value) -> dt.date | None:
+    """A date read with raw SQL (SQLite gives text for a computed column)."""
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _bucket_sql(days: str) -> str:

@@ -125,7 +125,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from .accrual import accrued_to, daily_rate
+from .accrual import accrued_to, daily_rate, window
 from .allocation import DEFAULT_ORDER, Allocation, check_mode, check_order, plan
 
 __all__ = [
@@ -337,6 +337,13 @@ class LoanState:
     fees: tuple[FeeState, ...] = ()
     fee_installment: InstallmentState | None = None
     principal_paid: int = 0
+    # the accrual window for the days after as_of (accrual.window): what the close of business accrues from
+    accrual_until: date | None = None
+    accrual_start: date | None = None
+    accrual_days: int = 0
+    accrual_interest: int = 0
+    accrual_paid: int = 0
+    accrual_fixed: int = 0
 
     @property
     def total_due(self) -> int:
@@ -737,6 +744,7 @@ class _Run:
         principal_due = interest_due = penalty_due = compound_due = 0
         overdue_principal = overdue_interest = accrued = 0
         oldest = next_due = None
+        open_future = []
         for inst in self.insts:
             op = inst.principal - inst.pp
             oi = inst.interest - inst.pi
@@ -763,6 +771,7 @@ class _Run:
                     status = "paid"
                 else:
                     status = "partly_paid" if (inst.pp or inst.pi) else "future"
+                    open_future.append(inst)
                     if inst.ps <= as_of:
                         accrued += max(0, accrued_to(inst.interest, inst.ps, inst.pe, as_of) - inst.pi)
             if next_due is None and not closed and inst.due_ord >= a:
@@ -787,6 +796,10 @@ class _Run:
                 sum(f.paid for f in fees), fee_status, 0, 0, sum(f.waived for f in fees), 0)
         dpd = a - oldest if oldest is not None else 0
         settled = self.settled_on is not None
+        first = as_of + _ONE_DAY
+        until, w_start, days, w_interest, w_paid, fixed = window(
+            [(i.ps, i.pe, i.due, i.interest, i.pi) for i in open_future if i.ps <= first and i.due > first],
+            min((i.ps for i in open_future if i.ps > first), default=None), as_of)
         return LoanState(
             as_of=as_of,
             disbursed=self.disbursed,
@@ -812,6 +825,12 @@ class _Run:
             fees=fees,
             fee_installment=fee_installment,
             principal_paid=self.principal_paid,
+            accrual_until=until,
+            accrual_start=w_start,
+            accrual_days=days,
+            accrual_interest=w_interest,
+            accrual_paid=w_paid,
+            accrual_fixed=fixed,
         )
 
     def payoff(self, on: date) -> Payoff:

@@ -171,11 +171,21 @@ class Loan(models.Model):
     bucket = models.CharField(_("bucket"), max_length=4, default="M0")
     next_due_date = models.DateField(_("next due date"), null=True, blank=True)
     settled_on = models.DateField(_("settled on"), null=True, blank=True)
+    # The accrual window (ledger.accrual.window): the interest accrued on the days after state_as_of, through
+    # accrual_until, follows from these alone, so the close of business accrues from the loan row. Null until:
+    # not computed yet (the next close computes it).
+    accrual_until = models.DateField(_("accrual window ends"), null=True, blank=True)
+    accrual_start = models.DateField(_("start of the accruing period"), null=True, blank=True)
+    accrual_days = models.IntegerField(_("days in the accruing period"), default=0)
+    accrual_interest_fen = models.BigIntegerField(_("interest of the accruing period"), default=0)
+    accrual_paid_fen = models.BigIntegerField(_("interest of the accruing period paid ahead"), default=0)
+    accrual_fixed_fen = models.BigIntegerField(_("interest accrued in full on other periods"), default=0)
 
     history = HistoricalRecords(excluded_fields=[
         "state_as_of", "principal_due_fen", "interest_due_fen", "penalty_due_fen", "compound_due_fen",
         "fee_due_fen", "overdue_principal_fen", "overdue_interest_fen", "interest_accrued_fen", "days_past_due",
-        "bucket", "next_due_date", "credit_fen", "principal_outstanding_fen", "disbursed_fen"])
+        "bucket", "next_due_date", "credit_fen", "principal_outstanding_fen", "disbursed_fen", "accrual_until",
+        "accrual_start", "accrual_days", "accrual_interest_fen", "accrual_paid_fen", "accrual_fixed_fen"])
 
     class Meta:
         verbose_name = _("loan")
@@ -283,7 +293,8 @@ class Installment(models.Model):
         ]
         indexes = [
             models.Index(fields=["loan", "due_date"]),
-            models.Index(fields=["due_date", "status"]),
+            # with the loan last: the close of business asks for a day's dues in a range of loans
+            models.Index(fields=["due_date", "status", "loan"]),
             # the close of business: the installments accruing interest, and the overdue ones, of a range of loans
             models.Index(fields=["loan", "period_start"], name="installment_open_period",
                          condition=models.Q(status__in=["future", "partly_paid"])),

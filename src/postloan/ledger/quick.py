@@ -29,8 +29,9 @@ from django.db import connection
 from . import engine
 from .accrual import accrued_to, daily_rate, per_day_amount
 from .allocation import plan
+from .close import store_windows
 from .models import Allocation, Installment, Loan, Posting
-from .state import DAY_BASIS
+from .state import DAY_BASIS, WINDOW_FIELDS
 
 ONE_DAY = dt.timedelta(days=1)
 S = Installment.Status
@@ -98,6 +99,11 @@ def repay(pairs: list[tuple[Loan, Posting]], today: dt.date) -> list[Loan]:
             cursor.executemany(f"UPDATE {qn(Loan._meta.db_table)} SET " + ", ".join(f"{qn(f)} = %s" for f in fields)
                                + " WHERE id = %s", [[values[f] for f in fields] + [loan.pk]
                                                     for loan, values in loan_writes])
+        if loan_writes:  # the accrual windows from tomorrow (the close of business skips these loans today)
+            ids = [loan.pk for loan, _values in loan_writes]
+            windows = store_windows(cursor, f"l.id IN ({', '.join(['%s'] * len(ids))})", ids, today)
+            for loan, values in loan_writes:
+                values.update(zip(WINDOW_FIELDS, windows[loan.pk], strict=True))
     for loan, values in loan_writes:
         for field, value in values.items():
             setattr(loan, field, value)

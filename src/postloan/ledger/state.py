@@ -140,7 +140,15 @@ LOAN_FIELDS = {
     "bucket": "bucket",
     "next_due_date": "next_due_date",
     "settled_on": "settled_on",
+    "accrual_until": "accrual_until",
+    "accrual_start": "accrual_start",
+    "accrual_days": "accrual_days",
+    "accrual_interest_fen": "accrual_interest",
+    "accrual_paid_fen": "accrual_paid",
+    "accrual_fixed_fen": "accrual_fixed",
 }
+WINDOW_FIELDS = ("accrual_until", "accrual_start", "accrual_days", "accrual_interest_fen", "accrual_paid_fen",
+                 "accrual_fixed_fen")
 
 INSTALLMENT_FIELDS = {
     "status": "status",
@@ -192,6 +200,8 @@ def check(loan: Loan) -> list[str]:
     loan_values, rows, _state, data = expected(loan, as_of)
     problems = []
     fresh = Loan.objects.get(pk=loan.pk)
+    if fresh.accrual_until is None:  # the window is not computed yet (data from before it existed)
+        loan_values = {f: v for f, v in loan_values.items() if f not in WINDOW_FIELDS}
     for field, value in loan_values.items():
         stored = getattr(fresh, field)
         if stored != value:

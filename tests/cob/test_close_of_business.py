@@ -5,7 +5,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import translation
 
-from postloan.cob import registry, runner
+from postloan.cob import registry, runner, steps
 from postloan.cob.models import CobDay, CobRun, CobStep, LoanSnapshot, PortfolioAggregate
 from postloan.kernel import businessdate
 from postloan.kernel.models import AuditEvent, CalendarCoverage
@@ -44,14 +44,26 @@ def test_fast_close_agrees_with_full_replay_to_the_fen(portfolio):
         Loan.objects.filter(status__in=["active", "overdue"]).count()
 
 
-def test_snapshots_and_aggregates_are_written_per_day(portfolio):
+def test_snapshots_and_aggregates_are_written_per_day(portfolio, monkeypatch):
+    monkeypatch.setattr(runner, "PARTITION_SIZE", 7)  # several partitions' shares summed
     runner.run(to=dt.date(2026, 1, 7))
     open_loans = Loan.objects.filter(status__in=["active", "overdue"]).count()
-    assert LoanSnapshot.objects.filter(date=dt.date(2026, 1, 7)).count() == open_loans
+    snapshots = list(LoanSnapshot.objects.filter(date=dt.date(2026, 1, 7)))
+    assert len(snapshots) == open_loans
     by_branch = PortfolioAggregate.objects.filter(date=dt.date(2026, 1, 7), dimension="branch")
     assert sum(a.loans for a in by_branch) == open_loans
-    snap_total = sum(s.principal_outstanding_fen for s in LoanSnapshot.objects.filter(date=dt.date(2026, 1, 7)))
-    assert sum(a.principal_outstanding_fen for a in by_branch) == snap_total
+    # every dimension's figures are the day's snapshots grouped by it
+    for dimension, column in steps.DIMENSIONS.items():
+        expected = {}
+        for snap in snapshots:
+            sums = expected.setdefault(str(getattr(snap, column)), [0] * (1 + len(steps.MEASURES)))
+            sums[0] += 1
+            for i, measure in enumerate(steps.MEASURES, start=1):
+                sums[i] += getattr(snap, measure)
+        stored = {a.key: [a.loans, *(getattr(a, m) for m in steps.MEASURES)]
+                  for a in PortfolioAggregate.objects.filter(date=dt.date(2026, 1, 7), dimension=dimension)}
+        assert stored == expected, dimension
+    assert len({s.branch_id for s in snapshots}) > 1 and len({s.bucket for s in snapshots}) > 1
     day = CobDay.objects.get(date=dt.date(2026, 1, 7))
     assert day.status == "done"
     assert AuditEvent.objects.filter(action="cob.close_day", object_id=str(day.pk)).exists()

@@ -79,7 +79,10 @@ def test_killed_mid_step_resumes_to_the_same_result(databases):
     assert [r[0] for r in state["runs"]] == ["running"]  # what the dead process left behind
     first_pid = state["runs"][0][1]
     done = [(p[1], p[2]) for p in state["partitions"] if p[3] == "done"]
-    assert done == [("ledger.close_day", 0), ("ledger.close_day", 1)]
+    # partitions 0 and 1 committed (on PostgreSQL a second thread may have committed the next ones too)
+    assert {("ledger.close_day", 0), ("ledger.close_day", 1)} <= set(done)
+    assert {name for name, _n in done} == {"ledger.close_day"}
+    first_done = {n for _name, n in done}
     assert len([p for p in state["partitions"] if p[1] == "ledger.close_day"]) == 8
 
     # 2. Run again: the stale run is noticed (its process is gone), the work resumes; killed again, now in
@@ -94,8 +97,8 @@ def test_killed_mid_step_resumes_to_the_same_result(databases):
         by_step.setdefault(name, []).append((number, status, worker))
     assert all(status == "done" for _n, status, _w in by_step["ledger.close_day"])
     # the partitions committed before the first kill were not done again
-    assert [w.rsplit(":", 1)[1] for _n, _s, w in by_step["ledger.close_day"][:2]] == [str(first_pid)] * 2
-    assert [n for n, status, _w in by_step["cob.snapshot"] if status == "done"] == [0, 1, 2]
+    assert {w.rsplit(":", 1)[1] for n, _s, w in by_step["ledger.close_day"] if n in first_done} == {str(first_pid)}
+    assert {0, 1, 2} <= {n for n, status, _w in by_step["cob.snapshot"] if status == "done"}
 
     # 3. Run again to the end; the copy runs once, uninterrupted.
     _finish_and_compare(killed, plain, ["interrupted", "interrupted", "done"])
@@ -137,6 +140,9 @@ def test_database_lost_mid_step_stops_reports_and_resumes(databases):
     assert state["business_date"] == "2026-01-05"
     assert [r[0] for r in state["runs"]] == ["failed"]
     done = [(p[1], p[2]) for p in state["partitions"] if p[3] == "done"]
-    assert done == [("ledger.close_day", n) for n in range(3)]  # partition 3's work was not kept
+    # partition 3's work was not kept; partitions on the other thread (one per CPU) may have been committed
+    assert ("ledger.close_day", 3) not in done
+    assert {("ledger.close_day", n) for n in range(3)} <= set(done)
+    assert {name for name, _n in done} == {"ledger.close_day"}
 
     _finish_and_compare(lost, plain, ["failed", "done"])

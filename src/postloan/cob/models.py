@@ -111,7 +111,10 @@ class LoanSnapshot(models.Model):
     """Each loan as it stood at the close of a business date: history and statistics read from here.
 
     Written only by the batch, copied from the loan rows themselves, and never changed: the foreign keys are
-    not enforced by the database (a check per row written, a million rows a day, for nothing)."""
+    not enforced by the database (a check per row written, a million rows a day, for nothing). One index,
+    (date, loan): each day's rows are appended at its end. A loan's history is read by seeking each date
+    (``date IN (…) AND loan_id = …``); an index led by the loan would take each day's million rows at a
+    million places, rewriting nearly all its pages every day."""
 
     date = models.DateField(_("date"))
     loan = models.ForeignKey("ledger.Loan", on_delete=models.DO_NOTHING, related_name="snapshots", db_index=False,
@@ -142,10 +145,33 @@ class LoanSnapshot(models.Model):
         verbose_name = _("loan snapshot")
         verbose_name_plural = _("loan snapshots")
         constraints = [models.UniqueConstraint(fields=["date", "loan"], name="snapshot_unique")]
-        indexes = [models.Index(fields=["loan", "date"])]
 
     def __str__(self) -> str:
         return f"{self.loan_id}@{self.date}"
+
+
+class PortfolioPart(models.Model):
+    """One partition's share of the day's portfolio by one dimension, written with its snapshot rows (the
+    day's ``PortfolioAggregate`` sums these: no sort of a million snapshot rows)."""
+
+    date = models.DateField(_("date"))
+    first_loan = models.BigIntegerField(_("first loan id"))
+    dimension = models.CharField(_("dimension"), max_length=20)
+    key = models.CharField(_("key"), max_length=40)
+    loans = models.IntegerField(_("loans"))
+    principal_outstanding_fen = models.BigIntegerField()
+    overdue_principal_fen = models.BigIntegerField()
+    overdue_interest_fen = models.BigIntegerField()
+    penalty_due_fen = models.BigIntegerField()
+    interest_accrued_fen = models.BigIntegerField()
+
+    class Meta:
+        verbose_name = _("portfolio part")
+        verbose_name_plural = _("portfolio parts")
+        indexes = [models.Index(fields=["date", "first_loan"])]
+
+    def __str__(self) -> str:
+        return f"{self.date} #{self.first_loan} {self.dimension}={self.key}"
 
 
 class PortfolioAggregate(models.Model):

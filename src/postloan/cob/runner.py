@@ -4,8 +4,9 @@ Each partition is one transaction that also marks it done, so a run killed at
 any moment resumes from the last committed partition with the same result. A
 date is closed (and the business date moved) only when every step succeeded.
 On the embedded SQLite database partitions run one after another in this
-process (SQLite has one writer); with PostgreSQL and a Celery broker each
-step's partitions run as parallel tasks on the workers.
+process (SQLite has one writer); on PostgreSQL they run on a thread per CPU
+(each with its own connection), or, with a Celery broker, as parallel tasks
+on the workers.
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ def run(*, to: dt.date | None = None, actor=None, progress: bool = False, out=No
     dates = plan_dates(to)
     cob_run = _acquire(dates, actor)
     try:
+        _checkpoint(every=WAL_PAGES)
         for day in dates:
             started = time.monotonic()
             close_day(cob_run, day, progress=progress, out=out)
@@ -108,8 +110,27 @@ def run(*, to: dt.date | None = None, actor=None, progress: bool = False, out=No
     except BaseException as exc:
         _mark_failed(cob_run, exc)
         raise
+    finally:
+        _checkpoint(every=1000)
     cob_run.refresh_from_db()
     return cob_run
+
+
+WAL_PAGES = 262_144  # 1 GiB of 4 KiB pages
+
+
+def _checkpoint(every: int | None = None) -> None:
+    """SQLite (WAL): copy the log's pages back into the database file. By default SQLite does so whenever the
+    log passes 1,000 pages, at a commit, which in the close of business is nearly every partition, writing the
+    same loan pages again and again; the batch lets the log grow (``every``) and checkpoints once per step.
+    Readers meanwhile read the log as usual."""
+    if connection.vendor != "sqlite":
+        return
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA wal_autocheckpoint = {int(every)}" if every else "PRAGMA wal_checkpoint(PASSIVE)")
+    except DatabaseError:  # the batch's outcome does not depend on it
+        pass
 
 
 def _mark_failed(cob_run: CobRun, exc: BaseException) -> None:
@@ -160,6 +181,7 @@ def close_day(cob_run: CobRun, day: dt.date, *, progress: bool = False, out=None
             except DatabaseError:  # still gone: the run is marked failed (or found stale) when it is back
                 pass
             raise CobFailed(message) from exc
+        _checkpoint()
         elapsed = time.monotonic() - step_started
         step.refresh_from_db()
         CobStep.objects.filter(pk=step.pk).update(status=Status.DONE, finished_at=timezone.now(),
@@ -175,23 +197,32 @@ def close_day(cob_run: CobRun, day: dt.date, *, progress: bool = False, out=None
 
 
 def _plan_partitions(step: CobStep, day: dt.date) -> list[CobPartition]:
+    """The step's partitions: ranges of loan ids with PARTITION_SIZE loans to close each, from one query that
+    numbers the loans in the database (a partition runs from its first loan to the next one's first − 1)."""
+    from django.db.models import F, Max, Window
+    from django.db.models.functions import Mod, RowNumber
+
     existing = list(step.partitions.order_by("number"))
     if existing:
         return existing
-    parts: list[CobPartition] = []
-    count = first = last = 0
-    # streamed: memory stays flat however many loans there are (a list of a million ids is ~40 MB)
-    for loan_id in Loan.objects.filter(registry.closing(day)).order_by("id").values_list("id", flat=True).iterator(
-            chunk_size=10_000):
-        if count == 0:
-            first = loan_id
-        count, last = count + 1, loan_id
-        if count == PARTITION_SIZE:
-            parts.append(CobPartition(step=step, number=len(parts), first_loan=first, last_loan=last))
-            count = 0
-    if count:
-        parts.append(CobPartition(step=step, number=len(parts), first_loan=first, last_loan=last))
-    CobPartition.objects.bulk_create(parts, batch_size=1000)
+    # the day's earlier steps planned the same loans (the set a day closes does not change during it)
+    planned = CobPartition.objects.filter(step__day_id=step.day_id).exclude(step=step)
+    first_step = planned.order_by("step__order").values_list("step_id", flat=True).first()
+    if first_step is not None:
+        CobPartition.objects.bulk_create(
+            [CobPartition(step=step, number=n, first_loan=first, last_loan=last) for n, first, last in
+             planned.filter(step_id=first_step).order_by("number").values_list("number", "first_loan", "last_loan")],
+            batch_size=1000)
+        return list(step.partitions.order_by("number"))
+    closing = Loan.objects.filter(registry.closing(day))
+    firsts = list(closing.annotate(n=Window(RowNumber(), order_by=F("id").asc()))
+                  .annotate(m=Mod(F("n") - 1, PARTITION_SIZE)).filter(m=0).order_by("id")
+                  .values_list("id", flat=True))
+    if firsts:
+        ends = [f - 1 for f in firsts[1:]] + [closing.aggregate(last=Max("id"))["last"]]
+        CobPartition.objects.bulk_create(
+            [CobPartition(step=step, number=n, first_loan=first, last_loan=last)
+             for n, (first, last) in enumerate(zip(firsts, ends, strict=True))], batch_size=1000)
     return list(step.partitions.order_by("number"))
 
 
@@ -219,6 +250,8 @@ def _run_partitions(cob_run: CobRun, step: CobStep, reg, day: dt.date, *, progre
                     seen["rows"] = rows
 
             run_partitions_on_workers([p.pk for p in pending], on_wait=on_wait)
+        elif _threads() > 1 and len(pending) > 1:
+            _run_in_threads(cob_run, reg, pending, bar)
         else:
             for part in pending:
                 rows = execute_partition(part.pk)
@@ -235,6 +268,66 @@ def _run_partitions(cob_run: CobRun, step: CobStep, reg, day: dt.date, *, progre
         for key, value in (part.totals or {}).items():
             agg_totals[key] = agg_totals.get(key, 0) + value
     CobStep.objects.filter(pk=step.pk).update(rows=agg_rows, totals=agg_totals)
+
+
+def _threads() -> int:
+    """Partitions run at once in this process without a broker: on PostgreSQL, ``POSTLOAN_COB_THREADS`` or
+    one per CPU (the database does the work, each thread on its own connection); on SQLite one (one writer),
+    and one when called inside a transaction."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return 1  # inside a transaction other connections would not see its work
+    return max(1, int(os.environ.get("POSTLOAN_COB_THREADS") or os.cpu_count() or 1))
+
+
+def _run_in_threads(cob_run: CobRun, reg, pending: list[CobPartition], bar) -> None:
+    """``execute_partition`` on several threads, each with its own database connection; the first failure
+    stops the others after their current partition and is raised here."""
+    import queue
+    import threading
+
+    from django.db import connections
+
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    for part in pending:
+        todo.put(part)
+    done: queue.SimpleQueue = queue.SimpleQueue()
+    failures: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            while not failures:
+                try:
+                    part = todo.get_nowait()
+                except queue.Empty:
+                    return
+                done.put((part, execute_partition(part.pk)))
+        except BaseException as exc:  # noqa: BLE001 — handed to the runner's thread
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work, name=f"cob-{n}", daemon=True)
+               for n in range(min(_threads(), len(pending)))]
+    for thread in threads:
+        thread.start()
+    finished = 0
+    while finished < len(pending) and not failures:
+        try:
+            part, rows = done.get(timeout=5)
+        except queue.Empty:
+            if not any(t.is_alive() for t in threads):
+                break
+            CobRun.objects.filter(pk=cob_run.pk).update(heartbeat=timezone.now())
+            continue
+        finished += 1
+        CobRun.objects.filter(pk=cob_run.pk).update(heartbeat=timezone.now())
+        if bar is not None:
+            bar.update(rows)
+        _crash_hook(reg.name, part.number)
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
 
 
 def execute_partition(partition_id: int, worker: str | None = None) -> int:

@@ -44,6 +44,10 @@ class Command(BaseCommand):
         cob.add_argument("--sample", type=int, default=200, help="loans checked against a full replay (default 200)")
         cob.add_argument("--profile", metavar="FILE", help="write cProfile statistics of the measured run to FILE")
         cob.add_argument("--keep", action="store_true", help="keep the scratch database and print where it is")
+        cob.add_argument("--reuse", action="store_true",
+                         help="keep the generated portfolio (a SQLite file under POSTLOAN_BENCH_CACHE or "
+                              "~/.cache/postloan-bench, or a PostgreSQL template database) and start later runs "
+                              "with the same --loans, --days, --seed and code from a copy of it")
         cob.add_argument("--workers", type=int, default=0,
                          help="PostgreSQL only: run the partitions on this many Celery worker processes (one task "
                               "at a time each) through the Redis of --redis-url, as production does")
@@ -51,7 +55,7 @@ class Command(BaseCommand):
                          help="broker for --workers (database n; results go to database n + 1; both flushed)")
 
     def handle(self, *args, subcommand, loans, days, database, postgres_url, format, partition, seed, sample,
-               profile, keep, workers, redis_url, **options):
+               profile, keep, reuse, workers, redis_url, **options):
         if loans < 1:
             raise CommandError("--loans: give a positive number")
         if not 1 <= days <= 200:
@@ -92,11 +96,18 @@ class Command(BaseCommand):
 
             if text:
                 self.stderr.write(f"scratch {database} database: {url}")
+            saved = _Saved(database, loans, days, seed) if reuse else None
+            generated = saved.restore(tmp / "bench.sqlite3", scratch) if saved else None
             migrate = subprocess.run([sys.executable, "-m", "postloan.cli", "migrate", "-v", "0"], env=env,
                                      capture_output=True, text=True)
             if migrate.returncode != 0:
                 raise CommandError(f"migrate failed:\n{migrate.stderr[-4000:]}")
-            generated = phase("generate")
+            if generated is None:
+                generated = phase("generate")
+                if saved:
+                    saved.save(tmp / "bench.sqlite3", scratch, generated)
+            elif text:
+                self.stderr.write(f"portfolio copied from {saved.where}")
             pool = _Workers(workers, redis_url, env, tmp) if workers else None
             try:
                 if pool:
@@ -219,6 +230,53 @@ class _Workers:
                 proc.wait(timeout=10)
 
 
+class _Saved:
+    """A generated portfolio kept for later runs (``--reuse``): same size, seed and generating code, or not
+    used."""
+
+    def __init__(self, database: str, loans: int, days: int, seed: int) -> None:
+        import hashlib
+
+        import postloan
+
+        root = Path(postloan.__file__).parent
+        digest = hashlib.sha256(f"{loans}/{days}/{seed}".encode())
+        # what the generated rows depend on (a copy is migrated to the current schema before use)
+        for path in [root / "cob" / "bench.py", *(
+                root / "ledger" / name for name in ("engine.py", "state.py", "accrual.py", "schedule.py"))]:
+            digest.update(path.name.encode() + path.read_bytes())
+        self.key = digest.hexdigest()[:16]
+        self.database = database
+        cache = Path(os.environ.get("POSTLOAN_BENCH_CACHE") or Path.home() / ".cache" / "postloan-bench")
+        self.file = cache / f"{loans}-{self.key}.sqlite3"
+        self.meta = cache / f"{loans}-{self.key}-{database}.json"
+        self.template = f"postloan_bench_tpl_{loans}_{self.key}"
+        self.where = str(self.file) if database == "sqlite" else f"template database {self.template}"
+
+    def restore(self, target: Path, scratch) -> dict | None:
+        if not self.meta.exists():
+            return None
+        if self.database == "sqlite":
+            if not self.file.exists():
+                return None
+            shutil.copyfile(self.file, target)
+        elif not scratch.copy_from(self.template):
+            return None
+        return json.loads(self.meta.read_text())
+
+    def save(self, source: Path, scratch, generated: dict) -> None:
+        import sqlite3
+
+        self.meta.parent.mkdir(parents=True, exist_ok=True)
+        if self.database == "sqlite":
+            with sqlite3.connect(source) as conn:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            shutil.copyfile(source, self.file)
+        else:
+            scratch.copy_to(self.template)
+        self.meta.write_text(json.dumps(generated))
+
+
 def _postgres_server() -> str:
     url = os.environ.get("DATABASE_URL") or ""
     if settings.DATABASES["default"]["ENGINE"].endswith("postgresql") and url:
@@ -257,6 +315,21 @@ class _ScratchPostgres:
                                f"{self.parts.hostname}:{self.parts.port or 5432}: {exc}")
         self.name = name
         return self._url(name)
+
+    def copy_to(self, template: str) -> None:
+        """Copy the scratch database to ``template`` (replacing it)."""
+        with self._admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{template}"')
+            conn.execute(f'CREATE DATABASE "{template}" TEMPLATE "{self.name}"')
+
+    def copy_from(self, template: str) -> bool:
+        """Replace the (empty) scratch database by a copy of ``template``; False if there is none."""
+        with self._admin() as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template]).fetchone():
+                return False
+            conn.execute(f'DROP DATABASE "{self.name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{self.name}" TEMPLATE "{template}"')
+        return True
 
     def drop(self) -> None:
         if self.name:

@@ -335,7 +335,8 @@ def execute_partition(partition_id: int, worker: str | None = None) -> int:
     did it (default host:pid; a Celery worker passes its node name)."""
     started = time.monotonic()
     with transaction.atomic():
-        part = CobPartition.objects.select_for_update().select_related("step__day").get(pk=partition_id)
+        # of=self: locking the joined step and day rows too would serialize the partitions of a step
+        part = CobPartition.objects.select_for_update(of=("self",)).select_related("step__day").get(pk=partition_id)
         if part.status == Status.DONE:
             return part.rows
         day = part.step.day.date

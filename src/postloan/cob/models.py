@@ -150,12 +150,10 @@ class LoanSnapshot(models.Model):
         return f"{self.loan_id}@{self.date}"
 
 
-class PortfolioPart(models.Model):
-    """One partition's share of the day's portfolio by one dimension, written with its snapshot rows (the
-    day's ``PortfolioAggregate`` sums these: no sort of a million snapshot rows)."""
+class _PortfolioFigures(models.Model):
+    """The figures of a slice of the portfolio (one key of one dimension) on a date."""
 
     date = models.DateField(_("date"))
-    first_loan = models.BigIntegerField(_("first loan id"))
     dimension = models.CharField(_("dimension"), max_length=20)
     key = models.CharField(_("key"), max_length=40)
     loans = models.IntegerField(_("loans"))
@@ -166,6 +164,16 @@ class PortfolioPart(models.Model):
     interest_accrued_fen = models.BigIntegerField()
 
     class Meta:
+        abstract = True
+
+
+class PortfolioPart(_PortfolioFigures):
+    """One partition's share of the day's portfolio by one dimension, written with its snapshot rows (the
+    day's ``PortfolioAggregate`` sums these: no sort of a million snapshot rows)."""
+
+    first_loan = models.BigIntegerField(_("first loan id"))
+
+    class Meta:
         verbose_name = _("portfolio part")
         verbose_name_plural = _("portfolio parts")
         indexes = [models.Index(fields=["date", "first_loan"])]
@@ -174,18 +182,8 @@ class PortfolioPart(models.Model):
         return f"{self.date} #{self.first_loan} {self.dimension}={self.key}"
 
 
-class PortfolioAggregate(models.Model):
+class PortfolioAggregate(_PortfolioFigures):
     """The day's portfolio by one dimension (branch, product, industry, bucket, status)."""
-
-    date = models.DateField(_("date"))
-    dimension = models.CharField(_("dimension"), max_length=20)
-    key = models.CharField(_("key"), max_length=40)
-    loans = models.IntegerField(_("loans"))
-    principal_outstanding_fen = models.BigIntegerField()
-    overdue_principal_fen = models.BigIntegerField()
-    overdue_interest_fen = models.BigIntegerField()
-    penalty_due_fen = models.BigIntegerField()
-    interest_accrued_fen = models.BigIntegerField()
 
     class Meta:
         verbose_name = _("portfolio aggregate")

@@ -79,9 +79,12 @@ def test_killed_mid_step_resumes_to_the_same_result(databases):
     assert [r[0] for r in state["runs"]] == ["running"]  # what the dead process left behind
     first_pid = state["runs"][0][1]
     done = [(p[1], p[2]) for p in state["partitions"] if p[3] == "done"]
-    # partitions 0 and 1 committed (on PostgreSQL a second thread may have committed the next ones too)
-    assert {("ledger.close_day", 0), ("ledger.close_day", 1)} <= set(done)
+    # partition 1 committed, and only ledger partitions (on PostgreSQL partitions run on two threads: the one
+    # beside it may or may not have committed)
+    assert ("ledger.close_day", 1) in done
     assert {name for name, _n in done} == {"ledger.close_day"}
+    if not helpers.is_postgres(killed["DATABASE_URL"]):  # one after another: exactly 0 and 1
+        assert done == [("ledger.close_day", 0), ("ledger.close_day", 1)]
     first_done = {n for _name, n in done}
     assert len([p for p in state["partitions"] if p[1] == "ledger.close_day"]) == 8
 
@@ -98,7 +101,7 @@ def test_killed_mid_step_resumes_to_the_same_result(databases):
     assert all(status == "done" for _n, status, _w in by_step["ledger.close_day"])
     # the partitions committed before the first kill were not done again
     assert {w.rsplit(":", 1)[1] for n, _s, w in by_step["ledger.close_day"] if n in first_done} == {str(first_pid)}
-    assert {0, 1, 2} <= {n for n, status, _w in by_step["cob.snapshot"] if status == "done"}
+    assert 2 in {n for n, status, _w in by_step["cob.snapshot"] if status == "done"}
 
     # 3. Run again to the end; the copy runs once, uninterrupted.
     _finish_and_compare(killed, plain, ["interrupted", "interrupted", "done"])
@@ -142,7 +145,6 @@ def test_database_lost_mid_step_stops_reports_and_resumes(databases):
     done = [(p[1], p[2]) for p in state["partitions"] if p[3] == "done"]
     # partition 3's work was not kept; partitions on the other thread (one per CPU) may have been committed
     assert ("ledger.close_day", 3) not in done
-    assert {("ledger.close_day", n) for n in range(3)} <= set(done)
     assert {name for name, _n in done} == {"ledger.close_day"}
 
     _finish_and_compare(lost, plain, ["failed", "done"])

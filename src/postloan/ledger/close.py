@@ -22,19 +22,23 @@ skipped). So loans are split:
      principal and interest to what is due;
   3. one day of penalty interest on each overdue installment's unpaid principal
      and of compound interest on its unpaid interest, from the due date + 1 +
-     grace days (``accrual.per_day_amount``; computed here in Python, on the
-     overdue installments only, once per rate);
-  4. every loan: contractual interest accrued through the end of ``day``
-     (``accrual.accrued_to`` of each installment whose period has started and
-     that is not yet due or paid, less its interest paid ahead, written as SQL
-     integer arithmetic — no drift), days past due (one more, or 1 for a loan
-     whose first installment fell overdue), bucket, status, ``state_as_of``.
+     grace days: ``accrual.per_day_amount`` = round_half_up(base × n / d) with
+     the exact daily rate n / d of each (annual rate, day count, product) given
+     as a ``VALUES`` list, in SQL (PostgreSQL numerics; SQLite integers while
+     exact, else Python);
+  4. every loan: contractual interest accrued through the end of ``day`` from
+     the loan's own accrual window (``accrual.window``: the installment still
+     accruing, what other accruing installments earned in full, and the last day
+     that holds — stored on the loan, stated by the engine, recomputed here only
+     for the loans whose window ends today), days past due (one more for loans
+     in arrears), bucket, status, ``state_as_of``.
 
 A test closes a varied portfolio day by day and checks every loan against a
 full replay (``postloan ledger check``) to the fen, on SQLite and PostgreSQL.
-Two partial indexes on ``ledger_installment`` keep the per-loan lookups to a
-seek: open future installments by (loan, period start) for the accrual, and
-overdue installments by loan for the penalty.
+Partial indexes on ``ledger_installment`` keep the per-loan lookups to a seek
+(open installments by loan and period start, for the windows; overdue ones by
+loan, for the penalty), and (due date, status, loan) finds a day's dues in a
+range of loans.
 
 Costs and figures: ``docs/performance.md``.
 """

@@ -2,7 +2,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.utils import translation
 
 from postloan.cob import registry, runner, steps
@@ -115,3 +115,17 @@ def test_a_failing_step_stops_the_date_and_resume_finishes_it(portfolio, monkeyp
     runner.run()
     assert businessdate.current() == dt.date(2026, 1, 6)
     assert all_consistent() == []
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "ten", "1.5"])
+def test_partition_and_thread_settings_refuse_anything_but_a_positive_count(monkeypatch, value):
+    monkeypatch.setenv("POSTLOAN_COB_THREADS", value)
+    with pytest.raises(ImproperlyConfigured, match="POSTLOAN_COB_THREADS"):
+        runner._env_count("POSTLOAN_COB_THREADS", None)
+
+
+def test_partition_and_thread_settings_default_when_unset(monkeypatch):
+    monkeypatch.delenv("POSTLOAN_COB_THREADS", raising=False)
+    assert runner._env_count("POSTLOAN_COB_THREADS", 4) == 4
+    monkeypatch.setenv("POSTLOAN_COB_THREADS", " 3 ")
+    assert runner._env_count("POSTLOAN_COB_THREADS", 4) == 3

@@ -18,6 +18,7 @@ import sys
 import time
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -32,7 +33,17 @@ from .models import CobDay, CobPartition, CobRun, CobStep, Status
 
 ONE_DAY = dt.timedelta(days=1)
 # loans per partition: a unit of work and of restart; big enough that the per-partition bookkeeping is noise
-PARTITION_SIZE = int(os.environ.get("POSTLOAN_COB_PARTITION", "10000"))
+def _env_count(name: str, default: int | None) -> int | None:
+    """A positive whole number from the environment (``default`` when unset), or a clear error naming it."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ImproperlyConfigured(f"{name} must be a positive whole number, not {value!r}")
+    return int(value)
+
+
+PARTITION_SIZE = _env_count("POSTLOAN_COB_PARTITION", 10_000)
 STALE_AFTER = dt.timedelta(minutes=10)
 
 
@@ -277,7 +288,7 @@ def _threads() -> int:
     and one when called inside a transaction."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return 1  # inside a transaction other connections would not see its work
-    return max(1, int(os.environ.get("POSTLOAN_COB_THREADS") or os.cpu_count() or 1))
+    return _env_count("POSTLOAN_COB_THREADS", None) or os.cpu_count() or 1
 
 
 def _run_in_threads(cob_run: CobRun, reg, pending: list[CobPartition], bar) -> None:

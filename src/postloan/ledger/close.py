@@ -47,12 +47,13 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from fractions import Fraction
 from operator import attrgetter, itemgetter
 
 from django.db import connection
 
 from . import engine
-from .accrual import daily_rate, window
+from .accrual import daily_rate, per_day_amount, window
 from .models import Installment, Loan, Posting, Product
 from .state import DAY_BASIS, INSTALLMENT_FIELDS, LOAN_FIELDS, WINDOW_FIELDS, expected, inputs_bulk
 
@@ -272,7 +273,8 @@ class _Close:
 
     def penalty_python(self, rates: list[list], last_due: list[dt.date], totals: dict) -> None:
         """The same rule in Python, for rates whose fractions are too long for SQLite's integers."""
-        terms = {(r[0], r[1], r[2]): (r[3], r[4], r[5], r[6], due) for r, due in zip(rates, last_due, strict=True)}
+        terms = {(r[0], r[1], r[2]): (Fraction(r[3], r[4]), Fraction(r[5], r[6]), due)
+                 for r, due in zip(rates, last_due, strict=True)}
         rows = self.rows(
             "SELECT i.id, i.loan_id, i.due_date, i.principal_fen - i.paid_principal_fen, "
             "i.interest_fen - i.paid_interest_fen, l.annual_rate, l.day_count, l.product_id "
@@ -282,11 +284,11 @@ class _Close:
         per_loan: dict[int, list[int]] = {}
         inst_rows = []
         for pk, loan_id, due, principal, interest, rate, day_count, product_id in rows:
-            pn, pd, cn, cd, last = terms[(rate, day_count, product_id)]
+            penalty_rate, compound_rate, last = terms[(rate, day_count, product_id)]
             if _day(due) > last:
                 continue
-            p = (2 * principal * pn + pd) // (2 * pd) if principal > 0 else 0
-            c = (2 * interest * cn + cd) // (2 * cd) if interest > 0 else 0
+            p = per_day_amount(principal, penalty_rate) if principal > 0 else 0
+            c = per_day_amount(interest, compound_rate) if interest > 0 else 0
             if p or c:
                 inst_rows.append([p, c, pk])
                 sums = per_loan.setdefault(loan_id, [0, 0])

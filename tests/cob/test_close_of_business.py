@@ -69,6 +69,52 @@ def test_snapshots_and_aggregates_are_written_per_day(portfolio, monkeypatch):
     assert AuditEvent.objects.filter(action="cob.close_day", object_id=str(day.pk)).exists()
 
 
+def _ranges(day):
+    step = CobStep.objects.get(day__date=day, name="ledger.close_day")
+    return list(step.partitions.order_by("number").values_list("first_loan", "last_loan"))
+
+
+def _covered(day):
+    """Each loan the close of ``day`` worked on lies in exactly one of its ranges, for every step."""
+    ids = set(LoanSnapshot.objects.filter(date=day).values_list("loan_id", flat=True))
+    steps = CobStep.objects.filter(day__date=day, partitions__isnull=False).distinct()  # the per-partition ones
+    assert {s.name for s in steps} >= {"ledger.close_day", "cob.snapshot"}
+    for step in steps:
+        ranges = list(step.partitions.values_list("first_loan", "last_loan"))
+        assert all(sum(first <= i <= last for first, last in ranges) == 1 for i in ids), step.name
+
+
+def test_partitions_are_kept_from_day_to_day_while_balanced(portfolio, monkeypatch):
+    """Numbering every open loan to plan the partitions costs a partition's work at a million loans: the next
+    day keeps the ranges (the first widened to the lowest id), plans only new loans past the last, and plans
+    afresh once the ranges no longer hold about a partition's loans."""
+    monkeypatch.setattr(runner, "PARTITION_SIZE", 7)
+    runner.run(to=dt.date(2026, 1, 6))
+    first, second = _ranges(dt.date(2026, 1, 5)), _ranges(dt.date(2026, 1, 6))
+    assert len(first) == -(-Loan.objects.filter(status__in=["active", "overdue"]).count() // 7) > 4
+    assert second == [(1, first[0][1]), *first[1:]]
+    _covered(dt.date(2026, 1, 6))
+    # a new loan past the last range: planned after it (a handful: the last partition takes it)
+    old = portfolio[0]
+    new = services.book_loan(actor=None, loan_no="L-NEW", customer=old.customer, product=old.product,
+                             principal=Decimal("50000"), term_months=12, annual_rate=Decimal("0.0435"),
+                             start_date=dt.date(2026, 1, 7))
+    services.disburse(actor=None, loan=new, value_date=dt.date(2026, 1, 7), reference="D-NEW")
+    runner.run()
+    third = _ranges(dt.date(2026, 1, 7))
+    assert new.pk > second[-1][1] and third == [*second[:-1], (second[-1][0], new.pk)]
+    _covered(dt.date(2026, 1, 7))
+    assert LoanSnapshot.objects.filter(date=dt.date(2026, 1, 7), loan=new).exists()
+    # bigger partitions configured: yesterday's ranges hold far fewer loans than that, so numbered afresh
+    monkeypatch.setattr(runner, "PARTITION_SIZE", 30)
+    runner.run()
+    fourth = _ranges(dt.date(2026, 1, 8))
+    assert len(fourth) == 2 and fourth[0][0] == Loan.objects.filter(status__in=["active", "overdue"]).order_by(
+        "id").first().pk
+    _covered(dt.date(2026, 1, 8))
+    assert all_consistent() == []
+
+
 def test_a_closed_date_is_not_closed_again(portfolio):
     runner.run()
     with pytest.raises(ValidationError) as err:

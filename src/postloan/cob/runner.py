@@ -209,33 +209,63 @@ def close_day(cob_run: CobRun, day: dt.date, *, progress: bool = False, out=None
 
 
 def _plan_partitions(step: CobStep, day: dt.date) -> list[CobPartition]:
-    """The step's partitions: ranges of loan ids with PARTITION_SIZE loans to close each, from one query that
-    numbers the loans in the database (a partition runs from its first loan to the next one's first − 1)."""
-    from django.db.models import F, Max, Window
-    from django.db.models.functions import Mod, RowNumber
-
+    """The step's partitions: ranges of loan ids with about PARTITION_SIZE loans to close each. The day's
+    first step plans them, later steps copy its ranges (the set a day closes does not change during it)."""
     existing = list(step.partitions.order_by("number"))
     if existing:
         return existing
-    # the day's earlier steps planned the same loans (the set a day closes does not change during it)
     planned = CobPartition.objects.filter(step__day_id=step.day_id).exclude(step=step)
     first_step = planned.order_by("step__order").values_list("step_id", flat=True).first()
     if first_step is not None:
-        CobPartition.objects.bulk_create(
-            [CobPartition(step=step, number=n, first_loan=first, last_loan=last) for n, first, last in
-             planned.filter(step_id=first_step).order_by("number").values_list("number", "first_loan", "last_loan")],
-            batch_size=1000)
-        return list(step.partitions.order_by("number"))
-    closing = Loan.objects.filter(registry.closing(day))
+        ranges = list(planned.filter(step_id=first_step).order_by("number").values_list("first_loan", "last_loan"))
+    else:
+        ranges = _ranges(day)
+    CobPartition.objects.bulk_create(
+        [CobPartition(step=step, number=n, first_loan=first, last_loan=last) for n, (first, last) in enumerate(ranges)],
+        batch_size=1000)
+    return list(step.partitions.order_by("number"))
+
+
+def _ranges(day: dt.date) -> list[tuple[int, int]]:
+    """The day's ranges of loan ids. Yesterday's are kept while they still hold PARTITION_SIZE / 2 to 2 ×
+    PARTITION_SIZE loans on average and at most (loans close, a few are added), with the first widened to
+    the lowest id and the loans past the last (new since) planned after it: numbering every open loan costs
+    more than a step's partition at a million loans. Otherwise all are numbered afresh."""
+    previous = (CobPartition.objects.filter(step__day__date__lt=day, step__day__status=Status.DONE)
+                .order_by("-step__day__date", "step__order", "number"))
+    last_day = previous.values_list("step__day__date", "step_id").first()
+    if last_day is not None:
+        old = list(previous.filter(step_id=last_day[1]).values_list("first_loan", "last_loan", "rows"))
+        sizes = [rows for _first, _last, rows in old]
+        if sum(sizes) >= len(sizes) * PARTITION_SIZE // 2 and max(sizes) <= 2 * PARTITION_SIZE:
+            ranges = [(first, last) for first, last, _rows in old]
+            ranges[0] = (min(1, ranges[0][0]), ranges[0][1])
+            tail = _number(day, after=ranges[-1][1])
+            if tail and len(tail) == 1 and tail[0][2] < PARTITION_SIZE // 2:
+                ranges[-1] = (ranges[-1][0], tail[0][1])  # a few new loans: the last partition takes them
+            else:
+                ranges += [(first, last) for first, last, _n in tail]
+            return ranges
+    return [(first, last) for first, last, _n in _number(day)]
+
+
+def _number(day: dt.date, after: int = 0) -> list[tuple[int, int, int]]:
+    """(first id, last id, loans) of each run of PARTITION_SIZE loans the close of ``day`` works on, with ids
+    above ``after``, from one query that numbers them in the database (a range runs from its first loan to
+    the next one's first − 1)."""
+    from django.db.models import Count, F, Max, Window
+    from django.db.models.functions import Mod, RowNumber
+
+    closing = Loan.objects.filter(registry.closing(day), id__gt=after)
     firsts = list(closing.annotate(n=Window(RowNumber(), order_by=F("id").asc()))
                   .annotate(m=Mod(F("n") - 1, PARTITION_SIZE)).filter(m=0).order_by("id")
                   .values_list("id", flat=True))
-    if firsts:
-        ends = [f - 1 for f in firsts[1:]] + [closing.aggregate(last=Max("id"))["last"]]
-        CobPartition.objects.bulk_create(
-            [CobPartition(step=step, number=n, first_loan=first, last_loan=last)
-             for n, (first, last) in enumerate(zip(firsts, ends, strict=True))], batch_size=1000)
-    return list(step.partitions.order_by("number"))
+    if not firsts:
+        return []
+    total = closing.aggregate(last=Max("id"), n=Count("id"))
+    ends = [f - 1 for f in firsts[1:]] + [total["last"]]
+    counts = [PARTITION_SIZE] * (len(firsts) - 1) + [total["n"] - PARTITION_SIZE * (len(firsts) - 1)]
+    return list(zip(firsts, ends, counts, strict=True))
 
 
 def _run_partitions(cob_run: CobRun, step: CobStep, reg, day: dt.date, *, progress: bool) -> None:

@@ -85,6 +85,7 @@ class _Close:
         self.mine = "id BETWEEN %s AND %s AND status IN (%s, %s) AND state_as_of = %s"
         self.mine_params = [first, last, *OPEN, yesterday]
         self.mine_l = "l.id BETWEEN %s AND %s AND l.status IN (%s, %s) AND l.state_as_of = %s"
+        self.penalised = False  # SQLite: temp.close_penalty_loan holds the day's penalty per loan
 
     def sql(self, sql: str, params: list) -> int:
         self.cursor.execute(sql, params)
@@ -191,10 +192,11 @@ class _Close:
         and their loans updated set-based. PostgreSQL divides numerics; SQLite's 64-bit integers are exact
         while 2 × base × n stays below 2⁶³, which holds for bases up to 10¹³ fen when n ≤ SQLITE_NUMERATOR_MAX
         (rates with more digits take the same rule in Python)."""
+        # from the overdue installments' partial index (a few % of the range), not from every loan
         keys = self.rows(
-            f"SELECT DISTINCT l.annual_rate, l.day_count, l.product_id FROM {self.loan} l WHERE {self.mine_l} "
-            f"AND EXISTS (SELECT 1 FROM {self.inst} i WHERE i.loan_id = l.id AND i.status = '{OVERDUE}')",
-            self.mine_params)
+            f"SELECT DISTINCT l.annual_rate, l.day_count, l.product_id FROM {self.inst} i CROSS JOIN {self.loan} l "
+            f"WHERE i.status = '{OVERDUE}' AND i.loan_id BETWEEN %s AND %s AND l.id = i.loan_id AND {self.mine_l}",
+            [self.first, self.last, *self.mine_params])
         if not keys:
             return
         products = {pk: (Decimal(pen), Decimal(comp), grace) for pk, pen, comp, grace in Product.objects.values_list(
@@ -252,7 +254,8 @@ class _Close:
         totals["compound_accrued"] += int(compound)
 
     def penalty_sqlite(self, rates: list[list], last_due: list[dt.date], totals: dict) -> None:
-        """The day's amounts into a temporary table (in memory), then the installments and loans from it."""
+        """The day's amounts into a temporary table (in memory), the installments updated from it, and each
+        loan's sums kept for ``advance`` (which rewrites every loan row anyway)."""
         cte, params = self._rates_cte(rates, last_due, cast=False)
         self.sql("CREATE TEMP TABLE IF NOT EXISTS close_penalty (id INTEGER PRIMARY KEY, loan_id INTEGER, "
                  "p INTEGER, c INTEGER)", [])
@@ -262,14 +265,23 @@ class _Close:
                  [*params, self.first, self.last, *self.mine_params])
         self.sql(f"UPDATE {self.inst} SET penalty_fen = penalty_fen + t.p, compound_fen = compound_fen + t.c "
                  f"FROM temp.close_penalty t WHERE {self.inst}.id = t.id AND (t.p > 0 OR t.c > 0)", [])
-        self.sql(f"UPDATE {self.loan} SET penalty_due_fen = penalty_due_fen + t.p, "
-                 "compound_due_fen = compound_due_fen + t.c FROM (SELECT loan_id, SUM(p) AS p, SUM(c) AS c "
-                 f"FROM temp.close_penalty GROUP BY loan_id) t WHERE {self.loan}.id = t.loan_id "
-                 "AND (t.p > 0 OR t.c > 0)", [])
+        self._per_loan("INSERT INTO temp.close_penalty_loan SELECT loan_id, SUM(p), SUM(c) FROM temp.close_penalty "
+                       "GROUP BY loan_id HAVING SUM(p) > 0 OR SUM(c) > 0", [], many=False)
         (penalty, compound), = self.rows("SELECT COALESCE(SUM(p), 0), COALESCE(SUM(c), 0) FROM temp.close_penalty",
                                          [])
         totals["penalty_accrued"] += penalty
         totals["compound_accrued"] += compound
+
+    def _per_loan(self, sql: str, params: list, many: bool) -> None:
+        """Fill ``temp.close_penalty_loan`` (loan id, the day's penalty, compound) for ``advance`` (SQLite)."""
+        self.sql("CREATE TEMP TABLE IF NOT EXISTS close_penalty_loan (loan_id INTEGER PRIMARY KEY, p INTEGER, "
+                 "c INTEGER)", [])
+        self.sql("DELETE FROM temp.close_penalty_loan", [])
+        if many:
+            self.cursor.executemany(sql, params)
+        else:
+            self.sql(sql, params)
+        self.penalised = True
 
     def penalty_python(self, rates: list[list], last_due: list[dt.date], totals: dict) -> None:
         """The same rule in Python, for rates whose fractions are too long for SQLite's integers."""
@@ -295,8 +307,8 @@ class _Close:
                 sums[0] += p
                 sums[1] += c
         _update("ledger_installment", ["penalty_fen", "compound_fen"], inst_rows, add=True)
-        _update("ledger_loan", ["penalty_due_fen", "compound_due_fen"],
-                [[p, c, loan_id] for loan_id, (p, c) in per_loan.items()], add=True)
+        self._per_loan("INSERT INTO temp.close_penalty_loan VALUES (%s, %s, %s)",
+                       [(loan_id, p, c) for loan_id, (p, c) in per_loan.items()], many=True)
         totals["penalty_accrued"] += sum(p for p, _c in per_loan.values())
         totals["compound_accrued"] += sum(c for _p, c in per_loan.values())
 
@@ -315,20 +327,18 @@ class _Close:
                    "/ (2 * accrual_days) - accrual_paid_fen) END")
         dpd = "days_past_due"
         overdue = f"status = '{Loan.Status.OVERDUE}'"
-        if self.pg:
-            # one statement: PostgreSQL keeps the update HOT (no index entries) where status keeps its value
-            return self.sql(
-                f"UPDATE {self.loan} SET interest_accrued_fen = {accrued}, state_as_of = %s, "
+        # loans in arrears (status overdue, since yesterday or from today): one more day past due
+        sets = (f"interest_accrued_fen = {accrued}, state_as_of = %s, "
                 f"{dpd} = CASE WHEN {overdue} THEN {dpd} + 1 ELSE {dpd} END, "
-                f"bucket = CASE WHEN {overdue} THEN {_bucket_sql(dpd + ' + 1')} ELSE bucket END WHERE {self.mine}",
-                [self.day, *self.mine_params])
-        # loans in arrears (status overdue, since yesterday or from today): one more day past due; the status
-        # index finds them in the range
-        self.sql(f"UPDATE {self.loan} SET {dpd} = {dpd} + 1, bucket = {_bucket_sql(dpd + ' + 1')} "
-                 f"WHERE id BETWEEN %s AND %s AND {overdue} AND state_as_of = %s",
-                 [self.first, self.last, self.yesterday])
-        return self.sql(f"UPDATE {self.loan} SET interest_accrued_fen = {accrued}, state_as_of = %s WHERE {self.mine}",
-                        [self.day, *self.mine_params])
+                f"bucket = CASE WHEN {overdue} THEN {_bucket_sql(dpd + ' + 1')} ELSE bucket END")
+        if self.penalised:
+            # SQLite: the day's penalty and compound interest of each loan, kept by penalty(): one rewrite
+            # of each loan row a day (PostgreSQL adds them in penalty()'s statement)
+            # (looked up for loans in arrears only: an overdue installment makes its loan overdue)
+            for column, value in (("penalty_due_fen", "p"), ("compound_due_fen", "c")):
+                sets += (f", {column} = CASE WHEN {overdue} THEN {column} + COALESCE((SELECT t.{value} "
+                         f"FROM temp.close_penalty_loan t WHERE t.loan_id = {self.loan}.id), 0) ELSE {column} END")
+        return self.sql(f"UPDATE {self.loan} SET {sets} WHERE {self.mine}", [self.day, *self.mine_params])
 
 
 def store_windows(cursor, where: str, params: list, as_of: dt.date) -> dict[int, list]:

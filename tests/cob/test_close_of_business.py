@@ -89,8 +89,12 @@ def test_partitions_are_kept_from_day_to_day_while_balanced(portfolio, monkeypat
     day keeps the ranges (the first widened to the lowest id), plans only new loans past the last, and plans
     afresh once the ranges no longer hold about a partition's loans."""
     monkeypatch.setattr(runner, "PARTITION_SIZE", 7)
+    numbered = []  # the ids above which loans were numbered: 0 is every loan
+    number = runner._number
+    monkeypatch.setattr(runner, "_number", lambda day, after=0: numbered.append(after) or number(day, after))
     runner.run(to=dt.date(2026, 1, 6))
     first, second = _ranges(dt.date(2026, 1, 5)), _ranges(dt.date(2026, 1, 6))
+    assert numbered == [0, first[-1][1]]  # the first day all, the second only past the last range
     assert len(first) == -(-Loan.objects.filter(status__in=["active", "overdue"]).count() // 7) > 4
     assert second == [(1, first[0][1]), *first[1:]]
     _covered(dt.date(2026, 1, 6))
@@ -102,6 +106,7 @@ def test_partitions_are_kept_from_day_to_day_while_balanced(portfolio, monkeypat
     services.disburse(actor=None, loan=new, value_date=dt.date(2026, 1, 7), reference="D-NEW")
     runner.run()
     third = _ranges(dt.date(2026, 1, 7))
+    assert numbered[2:] == [second[-1][1]]
     assert new.pk > second[-1][1] and third == [*second[:-1], (second[-1][0], new.pk)]
     _covered(dt.date(2026, 1, 7))
     assert LoanSnapshot.objects.filter(date=dt.date(2026, 1, 7), loan=new).exists()
@@ -109,6 +114,7 @@ def test_partitions_are_kept_from_day_to_day_while_balanced(portfolio, monkeypat
     monkeypatch.setattr(runner, "PARTITION_SIZE", 30)
     runner.run()
     fourth = _ranges(dt.date(2026, 1, 8))
+    assert numbered[3:] == [0]
     assert len(fourth) == 2 and fourth[0][0] == Loan.objects.filter(status__in=["active", "overdue"]).order_by(
         "id").first().pk
     _covered(dt.date(2026, 1, 8))

@@ -231,11 +231,15 @@ def _ranges(day: dt.date) -> list[tuple[int, int]]:
     PARTITION_SIZE loans on average and at most (loans close, a few are added), with the first widened to
     the lowest id and the loans past the last (new since) planned after it: numbering every open loan costs
     more than a step's partition at a million loans. Otherwise all are numbered afresh."""
-    previous = (CobPartition.objects.filter(step__day__date__lt=day, step__day__status=Status.DONE)
-                .order_by("-step__day__date", "step__order", "number"))
-    last_day = previous.values_list("step__day__date", "step_id").first()
+    from django.db.models import Max
+
+    previous = CobPartition.objects.filter(step__day__date__lt=day, step__day__status=Status.DONE)
+    last_day = previous.order_by("-step__day__date").values_list("step__day_id", flat=True).first()
     if last_day is not None:
-        old = list(previous.filter(step_id=last_day[1]).values_list("first_loan", "last_loan", "rows"))
+        # a partition's loans: the most rows any step did in it (steps count what they did, e.g. loans closed
+        # and not those already brought up to date that day)
+        old = list(previous.filter(step__day_id=last_day).values("number", "first_loan", "last_loan")
+                   .annotate(rows=Max("rows")).order_by("number").values_list("first_loan", "last_loan", "rows"))
         sizes = [rows for _first, _last, rows in old]
         if sum(sizes) >= len(sizes) * PARTITION_SIZE // 2 and max(sizes) <= 2 * PARTITION_SIZE:
             ranges = [(first, last) for first, last, _rows in old]

@@ -85,7 +85,9 @@ def _mib() -> float:
 
 
 class _Insert:
-    """``INSERT`` of whole rows in bulk: the model's columns in order, values given as tuples."""
+    """Whole rows in bulk: the model's columns in order, values given as tuples. ``executemany`` of an
+    ``INSERT`` on SQLite (in process, as fast as it gets); ``COPY`` on PostgreSQL (a round trip per row made
+    generating a million loans take half an hour)."""
 
     def __init__(self, model, columns: list[str]) -> None:
         from django.db import connection
@@ -93,6 +95,7 @@ class _Insert:
         qn = connection.ops.quote_name
         self.sql = (f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(c) for c in columns)}) "
                     f"VALUES ({', '.join(['%s'] * len(columns))})")
+        self.copy = f"COPY {qn(model._meta.db_table)} ({', '.join(qn(c) for c in columns)}) FROM STDIN"
         names = {f.column for f in model._meta.concrete_fields}
         missing = names - set(columns)
         assert not missing, f"{model.__name__}: columns not given {sorted(missing)}"
@@ -100,8 +103,14 @@ class _Insert:
     def __call__(self, rows: list[tuple]) -> None:
         from django.db import connection
 
-        if rows:
-            with connection.cursor() as cursor:
+        if not rows:
+            return
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                with cursor.cursor.copy(self.copy) as copy:  # psycopg's own cursor
+                    for row in rows:
+                        copy.write_row(row)
+            else:
                 cursor.executemany(self.sql, rows)
 
 

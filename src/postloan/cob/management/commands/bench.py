@@ -320,7 +320,7 @@ class _ScratchPostgres:
         """Copy the scratch database to ``template`` (replacing it)."""
         with self._admin() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{template}"')
-            conn.execute(f'CREATE DATABASE "{template}" TEMPLATE "{self.name}"')
+            conn.execute(f'CREATE DATABASE "{template}" TEMPLATE "{self.name}"{_file_copy(conn)}')
 
     def copy_from(self, template: str) -> bool:
         """Replace the (empty) scratch database by a copy of ``template``; False if there is none."""
@@ -328,7 +328,7 @@ class _ScratchPostgres:
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template]).fetchone():
                 return False
             conn.execute(f'DROP DATABASE "{self.name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{self.name}" TEMPLATE "{template}"')
+            conn.execute(f'CREATE DATABASE "{self.name}" TEMPLATE "{template}"{_file_copy(conn)}')
         return True
 
     def drop(self) -> None:
@@ -336,3 +336,9 @@ class _ScratchPostgres:
             with self._admin() as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
             self.name = None
+
+
+def _file_copy(conn) -> str:
+    """PostgreSQL 15+ copies a template through the write-ahead log by default: for a 14 GB bench database
+    that is 14 GB more written (and held until a checkpoint); copying the files is quicker."""
+    return " STRATEGY = FILE_COPY" if conn.info.server_version >= 150000 else ""

@@ -164,6 +164,7 @@ def close_day(cob_run: CobRun, day: dt.date, *, progress: bool = False, out=None
         return cob_day
     CobDay.objects.filter(pk=cob_day.pk).update(run=cob_run, status=Status.RUNNING)
     started = time.monotonic()
+    _refresh_statistics()
     for reg in registry.steps():
         step, _created = CobStep.objects.get_or_create(day=cob_day, name=reg.name, defaults={"order": reg.order})
         if step.status == Status.DONE:
@@ -206,6 +207,23 @@ def close_day(cob_run: CobRun, day: dt.date, *, progress: bool = False, out=None
                                                     seconds=time.monotonic() - started)
         businessdate.advance(to=day + ONE_DAY, reason=f"close of business {day} (run #{cob_run.pk})")
     return cob_day
+
+
+def _refresh_statistics() -> None:
+    """PostgreSQL: take fresh planner statistics of the tables that changed by more than a tenth since their
+    last ones. A day's close rewrites every open loan (its as-of date among them); autovacuum analyses such a
+    table soon after, but not between the days of a catch-up, and with yesterday's statistics the planner
+    takes a day's loans for none and joins the wrong way round (at a million loans the penalty statement
+    took 76 ms a partition instead of 20, the rates lookup 30 instead of 5)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        # rows as the statistics know them (pg_class; the activity counters start afresh in a copied database)
+        cursor.execute("SELECT s.schemaname, s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
+                       "WHERE s.n_mod_since_analyze > GREATEST(1000, c.reltuples / 10)")
+        for schema, table in cursor.fetchall():
+            qn = connection.ops.quote_name
+            cursor.execute(f"ANALYZE {qn(schema)}.{qn(table)}")
 
 
 def _plan_partitions(step: CobStep, day: dt.date) -> list[CobPartition]:

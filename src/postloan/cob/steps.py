@@ -45,9 +45,12 @@ def snapshot(day: dt.date, loans: LoanRange):
                        [day, loans.first, loans.last])
         PortfolioPart.objects.filter(date=day, first_loan=loans.first).delete()
         cursor.execute(
+            # the customer's industry by a lookup per loan: as a join, PostgreSQL hashed the whole customer
+            # table for each partition (0.38 s of 0.45 s a partition at a million loans)
             f"INSERT INTO {table} (date, loan_id, branch_id, product_id, industry, officer_id, classification, "
-            f"{cols}) SELECT %s, l.id, l.branch_id, l.product_id, COALESCE(c.industry_id, ''), l.officer_id, '', "
-            f"{src} FROM {qn('ledger_loan')} l JOIN {qn('customers_customer')} c ON c.id = l.customer_id "
+            f"{cols}) SELECT %s, l.id, l.branch_id, l.product_id, COALESCE((SELECT c.industry_id FROM "
+            f"{qn('customers_customer')} c WHERE c.id = l.customer_id), ''), l.officer_id, '', {src} "
+            f"FROM {qn('ledger_loan')} l "
             "WHERE l.id BETWEEN %s AND %s AND (l.status IN ('active', 'overdue') OR l.settled_on = %s)",
             [day, loans.first, loans.last, day])
         rows = cursor.rowcount

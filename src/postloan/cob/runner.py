@@ -217,12 +217,12 @@ def _refresh_statistics() -> None:
     took 76 ms a partition instead of 20, the rates lookup 30 instead of 5)."""
     if connection.vendor != "postgresql":
         return
+    qn = connection.ops.quote_name
     with connection.cursor() as cursor:
         # rows as the statistics know them (pg_class; the activity counters start afresh in a copied database)
         cursor.execute("SELECT s.schemaname, s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
                        "WHERE s.n_mod_since_analyze > GREATEST(1000, c.reltuples / 10)")
         for schema, table in cursor.fetchall():
-            qn = connection.ops.quote_name
             cursor.execute(f"ANALYZE {qn(schema)}.{qn(table)}")
 
 
@@ -251,15 +251,16 @@ def _ranges(day: dt.date) -> list[tuple[int, int]]:
     more than a step's partition at a million loans. Otherwise all are numbered afresh."""
     from django.db.models import Max
 
-    previous = CobPartition.objects.filter(step__day__date__lt=day, step__day__status=Status.DONE)
-    last_day = previous.order_by("-step__day__date").values_list("step__day_id", flat=True).first()
+    # the last closed day (by the unique date index, not by sorting every partition ever planned)
+    last_day = CobDay.objects.filter(date__lt=day, status=Status.DONE).order_by("-date").values_list(
+        "pk", flat=True).first()
     if last_day is not None:
         # a partition's loans: the most rows any step did in it (steps count what they did, e.g. loans closed
         # and not those already brought up to date that day)
-        old = list(previous.filter(step__day_id=last_day).values("number", "first_loan", "last_loan")
+        old = list(CobPartition.objects.filter(step__day_id=last_day).values("number", "first_loan", "last_loan")
                    .annotate(rows=Max("rows")).order_by("number").values_list("first_loan", "last_loan", "rows"))
         sizes = [rows for _first, _last, rows in old]
-        if sum(sizes) >= len(sizes) * PARTITION_SIZE // 2 and max(sizes) <= 2 * PARTITION_SIZE:
+        if old and sum(sizes) >= len(sizes) * PARTITION_SIZE // 2 and max(sizes) <= 2 * PARTITION_SIZE:
             ranges = [(first, last) for first, last, _rows in old]
             ranges[0] = (min(1, ranges[0][0]), ranges[0][1])
             tail = _number(day, after=ranges[-1][1])

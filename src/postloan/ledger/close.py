@@ -25,8 +25,9 @@ skipped). So loans are split:
      grace days: ``accrual.per_day_amount`` = round_half_up(base × n / d) with
      the exact daily rate n / d of each (annual rate, day count, product) given
      as a ``VALUES`` list, in SQL (PostgreSQL numerics; SQLite integers while
-     exact, else Python); PostgreSQL adds each loan's sums to it in the same
-     statement, SQLite in step 4's (one rewrite of each loan row a day);
+     exact, else Python); each loan's sums are added to its penalty and compound
+     interest due in the same statement on PostgreSQL, in step 4's on SQLite
+     (one rewrite of each loan row a day);
   4. every loan: contractual interest accrued through the end of ``day`` from
      the loan's own accrual window (``accrual.window``: the installment still
      accruing, what other accruing installments earned in full, and the last day

@@ -124,9 +124,26 @@ def _finish_and_compare(resumed_env: dict, plain_env: dict, runs: list[str]) -> 
     for key in helpers.DERIVED:
         assert resumed[key] == straight[key], f"{key} differ between the resumed and the uninterrupted run"
     assert len(straight["snapshots"]) >= 5 * 30  # the comparison is not vacuous
+    # and the day's portfolio figures are the sums of its snapshot rows (however the partitions' shares were
+    # gathered: on SQLite on a second connection, after a kill by the aggregates step)
+    assert resumed["aggregates"] == _aggregates_of(straight["snapshots"])
     for environ in (resumed_env, plain_env):
         check = helpers.run(helpers.postloan("ledger", "check"), environ)
         assert "stored balances equal their postings" in check.stdout
+
+
+def _aggregates_of(snapshots: list[list]) -> list[list]:
+    """The portfolio aggregates as the dump lists them, summed from the dump's snapshot rows."""
+    columns = {"branch": 2, "product": 3, "industry": 4, "bucket": 18, "status": 6}
+    measures = (7, 13, 14, 10, 15)  # outstanding, overdue principal, overdue interest, penalty, accrued
+    sums: dict[tuple, list[int]] = {}
+    for row in snapshots:
+        for dimension, column in columns.items():
+            acc = sums.setdefault((row[0], dimension, str(row[column])), [0] * 6)
+            acc[0] += 1
+            for i, m in enumerate(measures, start=1):
+                acc[i] += row[m]
+    return [[*key, *acc] for key, acc in sorted(sums.items())]
 
 
 def test_database_lost_mid_step_stops_reports_and_resumes(databases):

@@ -168,8 +168,8 @@ class _PortfolioFigures(models.Model):
 
 
 class PortfolioPart(_PortfolioFigures):
-    """One partition's share of the day's portfolio by one dimension, written with its snapshot rows (the
-    day's ``PortfolioAggregate`` sums these: no sort of a million snapshot rows)."""
+    """One partition's share of the day's portfolio by one dimension, from its snapshot rows (the day's
+    ``PortfolioAggregate`` sums these: no sort of a million snapshot rows)."""
 
     first_loan = models.BigIntegerField(_("first loan id"))
 

@@ -48,14 +48,25 @@ class Step:
     order: int
     fn: Callable
     per_partition: bool = True
+    follow: Callable | None = None
+    collect: Callable | None = None
 
 
 _STEPS: dict[str, Step] = {}
 
 
-def step(name: str, order: int, per_partition: bool = True):
+def step(name: str, order: int, per_partition: bool = True, follow: Callable | None = None,
+         collect: Callable | None = None):
+    """Register a step. A per-partition step may also name a ``follow``: ``follow(date, loans)`` only reads
+    what the partition's work wrote (and nothing a later partition changes) and returns a summary;
+    ``collect(date, [(loans, summary), …])`` writes summaries. The runner calls both right after the step
+    function, in the partition's transaction — or, on SQLite, runs ``follow`` on a second connection and
+    core after the partition committed, while the writer goes on, and ``collect`` once at the end of the
+    step. A partition done but not collected (the process stopped in between) is the step owner's to catch
+    up, e.g. in a later step."""
+
     def decorate(fn):
-        _STEPS[name] = Step(name, order, fn, per_partition)
+        _STEPS[name] = Step(name, order, fn, per_partition, follow, collect)
         return fn
 
     return decorate

@@ -121,6 +121,41 @@ def test_partitions_are_kept_from_day_to_day_while_balanced(portfolio, monkeypat
     assert all_consistent() == []
 
 
+def test_a_range_read_ahead_is_used_only_while_no_other_connection_wrote(portfolio, monkeypatch):
+    """SQLite reads a partition's loans needing attention ahead, on another connection; the close uses that
+    read only if the database's data version is still the one the writer saw when the read began. Here the
+    read handed over is a made-up one (every loan "to replay"): taken with a version since changed it is
+    ignored, taken with the current one it is used — the gate, not luck, decides (and replaying is exact
+    either way)."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("reading ahead is the embedded SQLite's (one writer, a second core for reads)")
+    monkeypatch.setattr(runner, "PARTITION_SIZE", 20)
+    runner.run()  # the first date: afterwards every open loan's state is as of the day before the next
+    day = businessdate.current()
+    cob_run = runner._acquire([day], None)
+    cob_day = CobDay.objects.create(date=day, run=cob_run)
+    step = CobStep.objects.create(day=cob_day, name="ledger.close_day", order=100)
+    first, second = runner._plan_partitions(step, day)
+    open_loans = Loan.objects.filter(status__in=["active", "overdue"])
+
+    def made_up(part):
+        return [(pk, 2) for pk in open_loans.filter(id__gte=part.first_loan, id__lte=part.last_loan)
+                .order_by("id").values_list("id", flat=True)]
+
+    read = made_up(first)
+    runner.execute_partition(first.pk, prepared=(runner._data_version() + 1, read))
+    first.refresh_from_db()
+    assert len(read) > 10 and first.totals["advanced"] == len(read) and first.totals["replayed"] == 0
+
+    read = made_up(second)
+    runner.execute_partition(second.pk, prepared=(runner._data_version(), read))
+    second.refresh_from_db()
+    assert len(read) > 10 and second.totals["replayed"] == len(read) and second.totals["advanced"] == 0
+    assert all_consistent() == []
+
+
 def test_a_closed_date_is_not_closed_again(portfolio):
     runner.run()
     with pytest.raises(ValidationError) as err:

@@ -50,14 +50,20 @@ class Step:
     per_partition: bool = True
     follow: Callable | None = None
     collect: Callable | None = None
+    prepare: Callable | None = None
 
 
 _STEPS: dict[str, Step] = {}
 
 
 def step(name: str, order: int, per_partition: bool = True, follow: Callable | None = None,
-         collect: Callable | None = None):
-    """Register a step. A per-partition step may also name a ``follow``: ``follow(date, loans)`` only reads
+         collect: Callable | None = None, prepare: Callable | None = None):
+    """Register a step. A per-partition step may name a ``prepare``: ``prepare(date, loans)`` only reads what
+    the step function of that partition would read first — nothing an earlier partition of the step changes —
+    and the function then takes ``prepared=`` its result. On SQLite the runner reads it ahead, on a second
+    connection while the partition before is written, and hands it over only if no other connection wrote to
+    the database in between (else ``prepared=None``: the function reads for itself). A step may also name a
+    ``follow``: ``follow(date, loans)`` only reads
     what the partition's work wrote (and nothing a later partition changes) and returns a summary;
     ``collect(date, [(loans, summary), …])`` writes summaries. The runner calls both right after the step
     function, in the partition's transaction — or, on SQLite, runs ``follow`` on a second connection and
@@ -66,7 +72,7 @@ def step(name: str, order: int, per_partition: bool = True, follow: Callable | N
     up, e.g. in a later step."""
 
     def decorate(fn):
-        _STEPS[name] = Step(name, order, fn, per_partition, follow, collect)
+        _STEPS[name] = Step(name, order, fn, per_partition, follow, collect, prepare)
         return fn
 
     return decorate

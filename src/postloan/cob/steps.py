@@ -7,16 +7,22 @@ import datetime as dt
 from django.db import connection
 from django.db.models import Sum
 
-from postloan.ledger.close import close_loans
+from postloan.ledger.close import attention, close_loans
 
 from .models import LoanSnapshot, PortfolioAggregate, PortfolioPart
 from .registry import LoanRange, step
 
 
-@step("ledger.close_day", order=100)
-def ledger_close_day(day: dt.date, loans: LoanRange):
-    """Accrue interest, fall due installments, age overdue amounts, accrue penalty and compound interest."""
-    return close_loans(day, loans.first, loans.last)
+def _attention(day: dt.date, loans: LoanRange):
+    return attention(day, loans.first, loans.last)
+
+
+@step("ledger.close_day", order=100, prepare=_attention)
+def ledger_close_day(day: dt.date, loans: LoanRange, prepared=None):
+    """Accrue interest, fall due installments, age overdue amounts, accrue penalty and compound interest.
+    ``prepared``: the range's loans needing attention, read ahead (on SQLite, on a second connection while the
+    partition before is written)."""
+    return close_loans(day, loans.first, loans.last, found=prepared)
 
 
 SNAPSHOT_COLUMNS = ["principal_outstanding_fen", "principal_due_fen", "interest_due_fen", "penalty_due_fen",

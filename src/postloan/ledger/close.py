@@ -67,13 +67,23 @@ OPEN = (Loan.Status.ACTIVE, Loan.Status.OVERDUE)
 REPLAY_CHUNK = 500  # loans replayed per round (bounded memory)
 
 
-def close_loans(day: dt.date, first: int, last: int) -> tuple[int, dict]:
-    """Bring the open loans with ids in ``first``…``last`` to their state at the end of ``day``.
+def close_loans(day: dt.date, first: int, last: int, found: list[tuple[int, int]] | None = None
+                ) -> tuple[int, dict]:
+    """Bring the open loans with ids in ``first``…``last`` to their state at the end of ``day``. ``found``:
+    what ``attention`` returns for the range, if the caller read it already (and nothing changed since).
 
     Returns (loans closed, totals for the batch's audit record)."""
     yesterday = day - ONE_DAY
     with connection.cursor() as cursor:
-        return _Close(cursor, day, yesterday, first, last).run()
+        return _Close(cursor, day, yesterday, first, last).run(found)
+
+
+def attention(day: dt.date, first: int, last: int) -> list[tuple[int, int]]:
+    """The loans of the range the close of ``day`` does not simply advance, as (id, kind): 1 closed today
+    already (skipped), 2 to replay through the engine, 3 accrual window missing or stale, 4 window ending
+    today. One pass over the range; it only reads, so it can be read ahead of the close (``close_loans``)."""
+    with connection.cursor() as cursor:
+        return _Close(cursor, day, day - ONE_DAY, first, last).attention()
 
 
 class _Close:
@@ -97,23 +107,28 @@ class _Close:
         self.cursor.execute(sql, params)
         return self.cursor.fetchall()
 
-    def run(self) -> tuple[int, dict]:
+    def attention(self) -> list[tuple[int, int]]:
+        """One pass over the range finds the loans already closed today (skipped), those the engine replays,
+        and those whose accrual window is missing or stale (to compute now) or ends today (the next one)."""
         day, yesterday = self.day, self.yesterday
-        totals = {"loans": 0, "replayed": 0, "advanced": 0, "skipped": 0, "fell_due": 0, "became_overdue": 0,
-                  "penalty_accrued": 0, "compound_accrued": 0}
-        # one pass over the range finds the loans already closed today (skipped), those the engine replays, and
-        # those whose accrual window is missing or stale (to compute now) or ends today (the next one, after)
         replay = ("l.state_as_of IS NULL OR (l.state_as_of < %s AND (l.state_as_of < %s OR (l.credit_fen > 0 AND "
                   f"EXISTS (SELECT 1 FROM {self.inst} i WHERE i.loan_id = l.id AND i.due_date = %s "
                   f"AND i.status <> %s)) OR l.id IN (SELECT loan_id FROM {self.post} WHERE value_date = %s "
                   "AND loan_id BETWEEN %s AND %s)))")
         replay_params = [day, yesterday, day, Installment.Status.SUPERSEDED, day, self.first, self.last]
-        found = self.rows(
+        return self.rows(
             f"SELECT id, CASE WHEN state_as_of = %s THEN 1 WHEN {replay} THEN 2 "
             "WHEN accrual_until IS NULL OR accrual_until < %s THEN 3 ELSE 4 END "
             f"FROM {self.loan} l WHERE l.id BETWEEN %s AND %s AND l.status IN (%s, %s) AND (l.state_as_of = %s "
             f"OR {replay} OR l.accrual_until IS NULL OR l.accrual_until <= %s) ORDER BY l.id",
             [day, *replay_params, day, self.first, self.last, *OPEN, day, *replay_params, day])
+
+    def run(self, found: list[tuple[int, int]] | None = None) -> tuple[int, dict]:
+        day, yesterday = self.day, self.yesterday
+        totals = {"loans": 0, "replayed": 0, "advanced": 0, "skipped": 0, "fell_due": 0, "became_overdue": 0,
+                  "penalty_accrued": 0, "compound_accrued": 0}
+        if found is None:
+            found = self.attention()
         kinds: dict[int, list[int]] = {1: [], 2: [], 3: [], 4: []}
         for loan_id, kind in found:
             kinds[kind].append(loan_id)

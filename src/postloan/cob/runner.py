@@ -4,9 +4,11 @@ Each partition is one transaction that also marks it done, so a run killed at
 any moment resumes from the last committed partition with the same result. A
 date is closed (and the business date moved) only when every step succeeded.
 On the embedded SQLite database partitions run one after another in this
-process (SQLite has one writer); on PostgreSQL they run on a thread per CPU
-(each with its own connection), or, with a Celery broker, as parallel tasks
-on the workers.
+process (SQLite has one writer), with two threads beside the writer on
+connections of their own: the ``Checkpointer`` copies the log back into the
+database file, and ``_Side`` reads ahead (a step's ``prepare``) and after
+(its ``follow``); on PostgreSQL they run on a thread per CPU (each with its
+own connection), or, with a Celery broker, as parallel tasks on the workers.
 """
 
 from __future__ import annotations

@@ -61,6 +61,11 @@ def test_without_it_the_log_grows_with_every_round(tmp_path):
 
 
 def test_a_checkpointer_on_a_database_it_cannot_open_does_not_hold_up_the_writer(tmp_path):
+    import threading
+
     checkpointer = Checkpointer(str(tmp_path / "missing" / "db.sqlite3"), limit=0)
-    checkpointer.committed(wait=True)  # returns: the thread has stopped
+    writer = threading.Thread(target=checkpointer.committed, kwargs={"wait": True}, daemon=True)
+    writer.start()
+    writer.join(timeout=60)
+    assert not writer.is_alive(), "the writer waits for a checkpointer that has stopped"
     checkpointer.close()

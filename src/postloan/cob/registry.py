@@ -62,14 +62,13 @@ def step(name: str, order: int, per_partition: bool = True, follow: Callable | N
     the step function of that partition would read first — nothing an earlier partition of the step changes —
     and the function then takes ``prepared=`` its result. On SQLite the runner reads it ahead, on a second
     connection while the partition before is written, and hands it over only if no other connection wrote to
-    the database in between (else ``prepared=None``: the function reads for itself). A step may also name a
-    ``follow``: ``follow(date, loans)`` only reads
-    what the partition's work wrote (and nothing a later partition changes) and returns a summary;
-    ``collect(date, [(loans, summary), …])`` writes summaries. The runner calls both right after the step
-    function, in the partition's transaction — or, on SQLite, runs ``follow`` on a second connection and
-    core after the partition committed, while the writer goes on, and ``collect`` once at the end of the
-    step. A partition done but not collected (the process stopped in between) is the step owner's to catch
-    up, e.g. in a later step."""
+    the database in between; otherwise, and on PostgreSQL, the function gets ``prepared=None`` and reads for
+    itself. A step may also name a ``follow``: ``follow(date, loans)`` only reads what the partition's work
+    wrote (and nothing a later partition changes) and returns a summary; ``collect(date, [(loans, summary),
+    …])`` writes summaries. The runner calls both right after the step function, in the partition's
+    transaction — or, on SQLite, runs ``follow`` on a second connection and core after the partition
+    committed, while the writer goes on, and ``collect`` once at the end of the step. A partition done but
+    not collected (the process stopped in between) is the step owner's to catch up, e.g. in a later step."""
 
     def decorate(fn):
         _STEPS[name] = Step(name, order, fn, per_partition, follow, collect, prepare)

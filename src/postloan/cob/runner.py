@@ -421,6 +421,7 @@ def _run_partitions(cob_run: CobRun, step: CobStep, reg, day: dt.date, *, progre
         elif _threads() > 1 and len(pending) > 1:
             _run_in_threads(cob_run, reg, pending, bar)
         else:
+            # reads beside the writer where the checkpointer runs: a SQLite file, the batch committing its own work
             side = _Side(reg, day) if (reg.follow or reg.prepare) and _checkpointer is not None else None
             try:
                 if side is not None and pending:

@@ -9,7 +9,7 @@ from django.db.models import Sum
 
 from postloan.ledger.close import attention, close_loans
 
-from .models import LoanSnapshot, PortfolioAggregate, PortfolioPart
+from .models import CobPartition, LoanSnapshot, PortfolioAggregate, PortfolioPart, Status
 from .registry import LoanRange, step
 
 
@@ -97,8 +97,6 @@ def snapshot(day: dt.date, loans: LoanRange):
 def aggregates(day: dt.date, loans=None):
     """The day's portfolio by branch, product, industry, bucket and status: the partitions' shares summed
     (first the shares of snapshot partitions whose share was not kept: the process stopped in between)."""
-    from .models import CobPartition, Status
-
     kept = set(PortfolioPart.objects.filter(date=day).values_list("first_loan", flat=True).distinct())
     missing = [LoanRange(day, first, last) for first, last in CobPartition.objects.filter(
         step__day__date=day, step__name="cob.snapshot", status=Status.DONE).values_list("first_loan", "last_loan")

@@ -142,6 +142,14 @@ def penalty_for_days(base: int, annual_rate: Decimal, markup: Decimal, day_basis
     return penalty_per_day(base, annual_rate, markup, day_basis) * days
 
 
+def penalty_days(due_date: date, grace_days: int, since: date, through: date) -> int:
+    """The days after ``since`` through ``through`` on which an installment due on ``due_date`` and unpaid
+    bears penalty: those from ``due_date`` + 1 + ``grace_days`` on (``engine`` module doc). The close of
+    business stores an overdue installment's penalty as of a day (``Loan.penalty_as_of``) and adds the
+    loan's daily amounts only; readers add per-day amount × these days to what is stored."""
+    return max(0, (through - max(since, due_date + timedelta(days=grace_days))).days)
+
+
 # --- the accrual window: what the close of business needs to accrue a loan from its own row ------------------
 
 FAR = date(9999, 12, 31)  # "no change ahead": a window without an end

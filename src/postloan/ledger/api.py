@@ -23,6 +23,7 @@ from postloan.org.permissions import restrict
 
 from . import services
 from .models import Installment, Loan, Posting, Product, ReversalRequest
+from .state import penalty_to_date
 
 
 class Money(serializers.Field):
@@ -325,8 +326,8 @@ class LoanViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=True)
     def schedule(self, request, loan_no=None):
         loan = self.get_object()
-        rows = loan.installments.select_related("version").exclude(status=Installment.Status.SUPERSEDED) \
-            .order_by("due_date", "seq")
+        rows = penalty_to_date(loan, list(loan.installments.select_related("version").exclude(
+            status=Installment.Status.SUPERSEDED).order_by("due_date", "seq")))
         return Response(InstallmentSerializer(rows, many=True).data)
 
     @extend_schema(request=None, responses=PostingSerializer(many=True))

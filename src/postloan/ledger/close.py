@@ -20,14 +20,17 @@ skipped). So loans are split:
      to the overdue amounts, and their next due date moves to the next unpaid
      installment; loans with an installment falling due today add its unpaid
      principal and interest to what is due;
-  3. one day of penalty interest on each overdue installment's unpaid principal
-     and of compound interest on its unpaid interest, from the due date + 1 +
-     grace days: ``accrual.per_day_amount`` = round_half_up(base × n / d) with
-     the exact daily rate n / d of each (annual rate, day count, product) given
-     as a ``VALUES`` list, in SQL (PostgreSQL numerics; SQLite integers while
-     exact, else Python); each loan's sums are added to its penalty and compound
-     interest due in the same statement on PostgreSQL, in step 4's on SQLite
-     (one rewrite of each loan row a day);
+  3. penalty interest on each overdue installment's unpaid principal and compound
+     interest on its unpaid interest, from the due date + 1 + grace days: each
+     loan stores what it bears a day (``penalty_daily_fen``, ``compound_daily_fen``,
+     stated by the engine, the installments' own amounts kept as of
+     ``penalty_as_of``); the installments whose penalty starts today add their
+     ``accrual.per_day_amount`` = round_half_up(base × n / d), with the exact
+     daily rate n / d of each (annual rate, day count, product) given as a
+     ``VALUES`` list, in SQL (PostgreSQL numerics; SQLite integers while exact,
+     else Python); step 4 adds each loan's daily amounts to what it owes. So the
+     overdue installments (≈450,000 in the benchmark's million loans) are not
+     rewritten every day; readers bring them to date (``state.penalty_to_date``);
   4. every loan: contractual interest accrued through the end of ``day`` from
      the loan's own accrual window (``accrual.window``: the installment still
      accruing, what other accruing installments earned in full, and the last day
@@ -38,9 +41,9 @@ skipped). So loans are split:
 A test closes a varied portfolio day by day and checks every loan against a
 full replay (``postloan ledger check``) to the fen, on SQLite and PostgreSQL.
 Partial indexes on ``ledger_installment`` keep the per-loan lookups to a seek
-(open installments by loan and period start, for the windows; overdue ones by
-loan, for the penalty), and (due date, status, loan) finds a day's dues in a
-range of loans.
+(open installments by loan and period start, for the windows), and (due date,
+status, loan) finds a day's dues, and the installments whose penalty starts,
+in a range of loans.
 
 Costs and figures: ``docs/performance.md``.
 """
@@ -57,7 +60,15 @@ from django.db import connection
 from . import engine
 from .accrual import daily_rate, per_day_amount, window
 from .models import Installment, Loan, Posting, Product
-from .state import DAY_BASIS, INSTALLMENT_FIELDS, LOAN_FIELDS, WINDOW_FIELDS, expected, inputs_bulk
+from .state import (
+    DAY_BASIS,
+    INSTALLMENT_FIELDS,
+    LOAN_FIELDS,
+    WINDOW_FIELDS,
+    expected,
+    inputs_bulk,
+    penalty_to_date,
+)
 
 ONE_DAY = dt.timedelta(days=1)
 OVERDUE = Installment.Status.OVERDUE
@@ -97,7 +108,7 @@ class _Close:
         self.mine = "id BETWEEN %s AND %s AND status IN (%s, %s) AND state_as_of = %s"
         self.mine_params = [first, last, *OPEN, yesterday]
         self.mine_l = "l.id BETWEEN %s AND %s AND l.status IN (%s, %s) AND l.state_as_of = %s"
-        self.penalised = False  # SQLite: temp.close_penalty_loan holds the day's penalty per loan
+        self.starting: list[dt.date] = []  # the due dates whose penalty starts today
 
     def sql(self, sql: str, params: list) -> int:
         self.cursor.execute(sql, params)
@@ -203,131 +214,101 @@ class _Close:
             [day, *falling, day, *falling, *self.mine_params, day, *falling, self.first, self.last])
 
     def penalty(self, totals: dict) -> None:
-        """One day of penalty and compound interest on each overdue installment past its grace days (step 3):
-        ``accrual.per_day_amount`` = round_half_up(base × n / d) for the exact daily rate n / d of each (annual
-        rate, day count, product) in the range, given to the database as a ``VALUES`` list; the installments
-        and their loans updated set-based. PostgreSQL divides numerics; SQLite's 64-bit integers are exact
-        while 2 × base × n stays below 2⁶³, which holds for bases up to 10¹³ fen when n ≤ SQLITE_NUMERATOR_MAX
-        (rates with more digits take the same rule in Python)."""
-        # from the overdue installments' partial index (a few % of the range), not from every loan
-        keys = self.rows(
-            f"SELECT DISTINCT l.annual_rate, l.day_count, l.product_id FROM {self.inst} i CROSS JOIN {self.loan} l "
-            f"WHERE i.status = '{OVERDUE}' AND i.loan_id BETWEEN %s AND %s AND l.id = i.loan_id AND {self.mine_l}",
-            [self.first, self.last, *self.mine_params])
-        if not keys:
-            return
+        """Penalty and compound interest (step 3). Each loan stores what it bears a day (``penalty_daily_fen``,
+        ``compound_daily_fen``: its overdue installments whose penalty has started, stated by the engine), and
+        ``advance`` adds those to its dues; the installments keep theirs as of ``penalty_as_of`` (readers
+        bring them to date: ``state.penalty_to_date``). Here the installments whose penalty starts today (due
+        date + 1 + grace days = today) add theirs to their loans' daily amounts: ``accrual.per_day_amount`` =
+        round_half_up(base × n / d) for the exact daily rate n / d of each (annual rate, day count, product),
+        given to the database as a ``VALUES`` list. PostgreSQL divides numerics; SQLite's 64-bit integers are
+        exact while 2 × base × n stays below 2⁶³, which holds for bases up to 10¹³ fen when n ≤
+        SQLITE_NUMERATOR_MAX (rates with more digits take the same rule in Python)."""
         products = {pk: (Decimal(pen), Decimal(comp), grace) for pk, pen, comp, grace in Product.objects.values_list(
             "id", "penalty_markup", "compound_markup", "grace_days")}
-        rates, last_due = [], []
-        for rate, day_count, product_id in keys:
-            pen_markup, comp_markup, grace = products[product_id]
-            basis = DAY_BASIS.get(day_count, 360)
-            pen, comp = daily_rate(_decimal(rate), pen_markup, basis), daily_rate(_decimal(rate), comp_markup, basis)
-            # penalty runs from the due date + 1 + grace days: installments due on or before this date
-            last_due.append(self.day - dt.timedelta(days=1 + grace))
-            rates.append([rate, day_count, product_id, pen.numerator, pen.denominator, comp.numerator,
-                          comp.denominator])
-        if self.pg:
-            return self.penalty_pg(rates, last_due, totals)
-        if all(r[3] <= SQLITE_NUMERATOR_MAX and r[5] <= SQLITE_NUMERATOR_MAX for r in rates):
-            return self.penalty_sqlite(rates, last_due, totals)
-        return self.penalty_python(rates, last_due, totals)
+        # the due dates whose penalty starts today, one per grace period in use: seeks in (due date, status, loan)
+        starting = sorted({self.day - dt.timedelta(days=1 + grace) for _p, _c, grace in products.values()})
+        self.starting = starting
+        marks = ", ".join(["%s"] * len(starting))
+        keys = self.rows(
+            f"SELECT DISTINCT l.annual_rate, l.day_count, l.product_id FROM {self.inst} i CROSS JOIN {self.loan} l "
+            f"WHERE i.due_date IN ({marks}) AND i.status = '{OVERDUE}' AND i.loan_id BETWEEN %s AND %s "
+            f"AND l.id = i.loan_id AND {self.mine_l}", [*starting, self.first, self.last, *self.mine_params])
+        if keys:
+            rates, first_due = [], []
+            for rate, day_count, product_id in keys:
+                pen_markup, comp_markup, grace = products[product_id]
+                basis = DAY_BASIS.get(day_count, 360)
+                pen = daily_rate(_decimal(rate), pen_markup, basis)
+                comp = daily_rate(_decimal(rate), comp_markup, basis)
+                first_due.append(self.day - dt.timedelta(days=1 + grace))
+                rates.append([rate, day_count, product_id, pen.numerator, pen.denominator, comp.numerator,
+                              comp.denominator])
+            if self.pg or all(r[3] <= SQLITE_NUMERATOR_MAX and r[5] <= SQLITE_NUMERATOR_MAX for r in rates):
+                self.penalty_starts(rates, first_due)
+            else:
+                self.penalty_starts_python(rates, first_due)
+        # the day's penalty and compound interest, for the audit record (loans in arrears: the status index)
+        (penalty, compound), = self.rows(
+            f"SELECT COALESCE(SUM(penalty_daily_fen), 0), COALESCE(SUM(compound_daily_fen), 0) FROM {self.loan} "
+            f"WHERE status = '{Loan.Status.OVERDUE}' AND id BETWEEN %s AND %s AND state_as_of = %s",
+            [self.first, self.last, self.yesterday])
+        totals["penalty_accrued"] += int(penalty)
+        totals["compound_accrued"] += int(compound)
 
-    def _rates_cte(self, rates: list[list], last_due: list[dt.date], cast: bool) -> tuple[str, list]:
-        """``r (rate, day_count, product_id, pn, pd, cn, cd, last_due) AS (VALUES …)``."""
-        if cast:
+    def _rates_cte(self, rates: list[list], first_due: list[dt.date]) -> tuple[str, list]:
+        """``r (rate, day_count, product_id, pn, pd, cn, cd, first_due) AS (VALUES …)``."""
+        if self.pg:
             row = ("(CAST(%s AS numeric), %s, CAST(%s AS bigint), CAST(%s AS numeric), CAST(%s AS numeric), "
                    "CAST(%s AS numeric), CAST(%s AS numeric), CAST(%s AS date))")
         else:
             row = "(%s, %s, %s, %s, %s, %s, %s, %s)"
-        return (f"r (rate, day_count, product_id, pn, pd, cn, cd, last_due) AS (VALUES {', '.join([row] * len(rates))})",
-                [v for values, due in zip(rates, last_due, strict=True) for v in (*values, due)])
+        return (f"r (rate, day_count, product_id, pn, pd, cn, cd, first_due) AS "
+                f"(VALUES {', '.join([row] * len(rates))})",
+                [v for values, due in zip(rates, first_due, strict=True) for v in (*values, due)])
 
-    def _daily_amounts(self, divide: str) -> str:
-        """The overdue installments of the range with their day's penalty (p) and compound (c) interest."""
+    def penalty_starts(self, rates: list[list], first_due: list[dt.date]) -> None:
+        """One statement: the per-day amounts of the installments whose penalty starts today, summed per loan,
+        added to the loans' daily amounts."""
+        cte, params = self._rates_cte(rates, first_due)
+        divide = "div(2 * {base} * {n} + {d}, 2 * {d})" if self.pg else "(2 * {base} * {n} + {d}) / (2 * {d})"
         due_p = "(i.principal_fen - i.paid_principal_fen)"
         due_c = "(i.interest_fen - i.paid_interest_fen)"
-        return (f"SELECT i.id, i.loan_id, CASE WHEN {due_p} > 0 THEN {divide.format(base=due_p, n='r.pn', d='r.pd')} "
-                f"ELSE 0 END AS p, CASE WHEN {due_c} > 0 THEN {divide.format(base=due_c, n='r.cn', d='r.cd')} "
-                # CROSS JOIN: SQLite joins in this order (the overdue installments' partial index first)
-                f"ELSE 0 END AS c FROM {self.inst} i CROSS JOIN {self.loan} l CROSS JOIN r "
-                f"WHERE i.status = '{OVERDUE}' AND i.loan_id BETWEEN %s AND %s AND l.id = i.loan_id "
-                f"AND {self.mine_l} AND r.rate = l.annual_rate AND r.day_count = l.day_count "
-                "AND r.product_id = l.product_id AND i.due_date <= r.last_due")
+        marks = ", ".join(["%s"] * len(self.starting))
+        self.sql(
+            f"WITH {cte}, s AS (SELECT i.loan_id, "
+            f"SUM(CASE WHEN {due_p} > 0 THEN {divide.format(base=due_p, n='r.pn', d='r.pd')} ELSE 0 END) AS p, "
+            f"SUM(CASE WHEN {due_c} > 0 THEN {divide.format(base=due_c, n='r.cn', d='r.cd')} ELSE 0 END) AS c "
+            # CROSS JOIN: SQLite joins in this order (the day's overdue installments first)
+            f"FROM {self.inst} i CROSS JOIN {self.loan} l CROSS JOIN r "
+            f"WHERE i.due_date IN ({marks}) AND i.status = '{OVERDUE}' AND i.loan_id BETWEEN %s AND %s "
+            f"AND l.id = i.loan_id AND {self.mine_l} AND r.rate = l.annual_rate AND r.day_count = l.day_count "
+            "AND r.product_id = l.product_id AND i.due_date = r.first_due GROUP BY i.loan_id) "
+            f"UPDATE {self.loan} SET penalty_daily_fen = penalty_daily_fen + s.p, "
+            f"compound_daily_fen = compound_daily_fen + s.c FROM s WHERE {self.loan}.id = s.loan_id "
+            "AND (s.p > 0 OR s.c > 0)",
+            [*params, *self.starting, self.first, self.last, *self.mine_params])
 
-    def penalty_pg(self, rates: list[list], last_due: list[dt.date], totals: dict) -> None:
-        """One statement: data-modifying CTEs update the installments and their loans."""
-        cte, params = self._rates_cte(rates, last_due, cast=True)
-        (penalty, compound), = self.rows(
-            f"WITH {cte}, d AS ({self._daily_amounts('div(2 * {base} * {n} + {d}, 2 * {d})')}), "
-            f"di AS (UPDATE {self.inst} t SET penalty_fen = t.penalty_fen + d.p, compound_fen = t.compound_fen + d.c "
-            "FROM d WHERE t.id = d.id AND (d.p > 0 OR d.c > 0)), "
-            "s AS (SELECT loan_id, SUM(p) AS p, SUM(c) AS c FROM d GROUP BY loan_id HAVING SUM(p) > 0 OR SUM(c) > 0), "
-            f"dl AS (UPDATE {self.loan} t SET penalty_due_fen = t.penalty_due_fen + s.p, "
-            "compound_due_fen = t.compound_due_fen + s.c FROM s WHERE t.id = s.loan_id RETURNING s.p, s.c) "
-            "SELECT COALESCE(SUM(p), 0), COALESCE(SUM(c), 0) FROM dl",
-            [*params, self.first, self.last, *self.mine_params])
-        totals["penalty_accrued"] += int(penalty)
-        totals["compound_accrued"] += int(compound)
-
-    def penalty_sqlite(self, rates: list[list], last_due: list[dt.date], totals: dict) -> None:
-        """The day's amounts into a temporary table (in memory), the installments updated from it, and each
-        loan's sums kept for ``advance`` (which rewrites every loan row anyway)."""
-        cte, params = self._rates_cte(rates, last_due, cast=False)
-        self.sql("CREATE TEMP TABLE IF NOT EXISTS close_penalty (id INTEGER PRIMARY KEY, loan_id INTEGER, "
-                 "p INTEGER, c INTEGER)", [])
-        self.sql("DELETE FROM temp.close_penalty", [])
-        self.sql(f"WITH {cte} INSERT INTO temp.close_penalty "
-                 f"{self._daily_amounts('(2 * {base} * {n} + {d}) / (2 * {d})')}",
-                 [*params, self.first, self.last, *self.mine_params])
-        self.sql(f"UPDATE {self.inst} SET penalty_fen = penalty_fen + t.p, compound_fen = compound_fen + t.c "
-                 f"FROM temp.close_penalty t WHERE {self.inst}.id = t.id AND (t.p > 0 OR t.c > 0)", [])
-        self._per_loan("INSERT INTO temp.close_penalty_loan SELECT loan_id, SUM(p), SUM(c) FROM temp.close_penalty "
-                       "GROUP BY loan_id HAVING SUM(p) > 0 OR SUM(c) > 0", [], many=False)
-        (penalty, compound), = self.rows("SELECT COALESCE(SUM(p), 0), COALESCE(SUM(c), 0) FROM temp.close_penalty",
-                                         [])
-        totals["penalty_accrued"] += penalty
-        totals["compound_accrued"] += compound
-
-    def _per_loan(self, sql: str, params: list, many: bool) -> None:
-        """Fill ``temp.close_penalty_loan`` (loan id, the day's penalty, compound) for ``advance`` (SQLite)."""
-        self.sql("CREATE TEMP TABLE IF NOT EXISTS close_penalty_loan (loan_id INTEGER PRIMARY KEY, p INTEGER, "
-                 "c INTEGER)", [])
-        self.sql("DELETE FROM temp.close_penalty_loan", [])
-        if many:
-            self.cursor.executemany(sql, params)
-        else:
-            self.sql(sql, params)
-        self.penalised = True
-
-    def penalty_python(self, rates: list[list], last_due: list[dt.date], totals: dict) -> None:
-        """The same rule in Python, for rates whose fractions are too long for SQLite's integers."""
+    def penalty_starts_python(self, rates: list[list], first_due: list[dt.date]) -> None:
+        """The same in Python, for rates whose fractions are too long for SQLite's integers."""
         terms = {(r[0], r[1], r[2]): (Fraction(r[3], r[4]), Fraction(r[5], r[6]), due)
-                 for r, due in zip(rates, last_due, strict=True)}
+                 for r, due in zip(rates, first_due, strict=True)}
+        marks = ", ".join(["%s"] * len(self.starting))
         rows = self.rows(
-            "SELECT i.id, i.loan_id, i.due_date, i.principal_fen - i.paid_principal_fen, "
+            "SELECT i.loan_id, i.due_date, i.principal_fen - i.paid_principal_fen, "
             "i.interest_fen - i.paid_interest_fen, l.annual_rate, l.day_count, l.product_id "
-            f"FROM {self.inst} i JOIN {self.loan} l ON l.id = i.loan_id "
-            f"WHERE i.status = '{OVERDUE}' AND i.loan_id BETWEEN %s AND %s AND {self.mine_l}",
-            [self.first, self.last, *self.mine_params])
+            f"FROM {self.inst} i JOIN {self.loan} l ON l.id = i.loan_id WHERE i.due_date IN ({marks}) "
+            f"AND i.status = '{OVERDUE}' AND i.loan_id BETWEEN %s AND %s AND {self.mine_l}",
+            [*self.starting, self.first, self.last, *self.mine_params])
         per_loan: dict[int, list[int]] = {}
-        inst_rows = []
-        for pk, loan_id, due, principal, interest, rate, day_count, product_id in rows:
-            penalty_rate, compound_rate, last = terms[(rate, day_count, product_id)]
-            if _day(due) > last:
+        for loan_id, due, principal, interest, rate, day_count, product_id in rows:
+            penalty_rate, compound_rate, first = terms[(rate, day_count, product_id)]
+            if _day(due) != first:
                 continue
-            p = per_day_amount(principal, penalty_rate) if principal > 0 else 0
-            c = per_day_amount(interest, compound_rate) if interest > 0 else 0
-            if p or c:
-                inst_rows.append([p, c, pk])
-                sums = per_loan.setdefault(loan_id, [0, 0])
-                sums[0] += p
-                sums[1] += c
-        _update("ledger_installment", ["penalty_fen", "compound_fen"], inst_rows, add=True)
-        self._per_loan("INSERT INTO temp.close_penalty_loan VALUES (%s, %s, %s)",
-                       [(loan_id, p, c) for loan_id, (p, c) in per_loan.items()], many=True)
-        totals["penalty_accrued"] += sum(p for p, _c in per_loan.values())
-        totals["compound_accrued"] += sum(c for _p, c in per_loan.values())
+            sums = per_loan.setdefault(loan_id, [0, 0])
+            sums[0] += per_day_amount(principal, penalty_rate) if principal > 0 else 0
+            sums[1] += per_day_amount(interest, compound_rate) if interest > 0 else 0
+        _update("ledger_loan", ["penalty_daily_fen", "compound_daily_fen"],
+                [[p, c, loan_id] for loan_id, (p, c) in per_loan.items() if p or c], add=True)
 
     def advance(self) -> int:
         """Accrued interest, days past due, bucket, status, as-of date of every loan still as of yesterday (4)."""
@@ -347,14 +328,10 @@ class _Close:
         # loans in arrears (status overdue, since yesterday or from today): one more day past due
         sets = (f"interest_accrued_fen = {accrued}, state_as_of = %s, "
                 f"{dpd} = CASE WHEN {overdue} THEN {dpd} + 1 ELSE {dpd} END, "
-                f"bucket = CASE WHEN {overdue} THEN {_bucket_sql(dpd + ' + 1')} ELSE bucket END")
-        if self.penalised:
-            # SQLite: the day's penalty and compound interest of each loan, kept by penalty(): one rewrite
-            # of each loan row a day (PostgreSQL adds them in penalty()'s statement)
-            # (looked up for loans in arrears only: an overdue installment makes its loan overdue)
-            for column, value in (("penalty_due_fen", "p"), ("compound_due_fen", "c")):
-                sets += (f", {column} = CASE WHEN {overdue} THEN {column} + COALESCE((SELECT t.{value} "
-                         f"FROM temp.close_penalty_loan t WHERE t.loan_id = {self.loan}.id), 0) ELSE {column} END")
+                f"bucket = CASE WHEN {overdue} THEN {_bucket_sql(dpd + ' + 1')} ELSE bucket END, "
+                # the day's penalty and compound interest (zero a day for a loan not in arrears)
+                "penalty_due_fen = penalty_due_fen + penalty_daily_fen, "
+                "compound_due_fen = compound_due_fen + compound_daily_fen")
         return self.sql(f"UPDATE {self.loan} SET {sets} WHERE {self.mine}", [self.day, *self.mine_params])
 
 
@@ -416,16 +393,18 @@ def _replay(day: dt.date, loans: list[Loan], totals: dict) -> None:
     new_values, stored_values = itemgetter(*inst_fields), attrgetter(*inst_fields)  # tuples, in C
     for loan in loans:
         loan_values, rows, state, data = expected(loan, day, data_by[loan.pk])
+        stored = {seq: stored_values(row) for seq, row in data.installments.items()}
+        # what earlier days charged is the installments' penalty brought to the stored state's date
+        penalty_to_date(loan, data.installments.values())
         totals["penalty_accrued"] += sum(s.penalty for s in state.installments) - sum(
             r.penalty_fen for r in data.installments.values() if r.status != Installment.Status.SUPERSEDED)
         totals["compound_accrued"] += sum(s.compound for s in state.installments) - sum(
             r.compound_fen for r in data.installments.values() if r.status != Installment.Status.SUPERSEDED)
         loan_rows.append([loan_values[f] for f in loan_fields] + [loan.pk])
         for seq, values in rows.items():
-            row = data.installments[seq]
             new = new_values(values)
-            if stored_values(row) != new:
-                inst_rows.append([*new, row.pk])
+            if stored[seq] != new:
+                inst_rows.append([*new, data.installments[seq].pk])
     _update("ledger_loan", loan_fields, loan_rows)
     _update("ledger_installment", inst_fields, inst_rows)
 

@@ -125,7 +125,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from .accrual import accrued_to, daily_rate, window
+from .accrual import accrued_to, daily_rate, per_day_amount, window
 from .allocation import DEFAULT_ORDER, Allocation, check_mode, check_order, plan
 
 __all__ = [
@@ -344,6 +344,11 @@ class LoanState:
     accrual_interest: int = 0
     accrual_paid: int = 0
     accrual_fixed: int = 0
+    # the penalty and compound interest the loan bears a day from as_of + 1, on the installments whose penalty
+    # has started by as_of (per-day amounts, summed): what the close of business adds for each day without an
+    # event, plus the installments whose penalty starts that day
+    penalty_daily: int = 0
+    compound_daily: int = 0
 
     @property
     def total_due(self) -> int:
@@ -795,6 +800,12 @@ class _Run:
                 0, first, first, first, 0, 0, 0, 0, sum(f.amount - f.waived for f in fees), 0, 0, 0, 0,
                 sum(f.paid for f in fees), fee_status, 0, 0, sum(f.waived for f in fees), 0)
         dpd = a - oldest if oldest is not None else 0
+        penalty_daily = compound_daily = 0
+        pen_rate, comp_rate = self.pen_rate, self.comp_rate
+        for inst in self.open:
+            if inst.due_ord + 1 + self.grace <= a:  # its penalty has started
+                penalty_daily += per_day_amount(inst.principal - inst.pp, pen_rate)
+                compound_daily += per_day_amount(inst.interest - inst.pi, comp_rate)
         settled = self.settled_on is not None
         first = as_of + _ONE_DAY
         until, w_start, days, w_interest, w_paid, fixed = window(
@@ -831,6 +842,8 @@ class _Run:
             accrual_interest=w_interest,
             accrual_paid=w_paid,
             accrual_fixed=fixed,
+            penalty_daily=penalty_daily,
+            compound_daily=compound_daily,
         )
 
     def payoff(self, on: date) -> Payoff:

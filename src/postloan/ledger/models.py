@@ -183,12 +183,21 @@ class Loan(models.Model):
     accrual_interest_fen = models.BigIntegerField(_("interest of the accruing period"), default=0)
     accrual_paid_fen = models.BigIntegerField(_("interest of the accruing period paid ahead"), default=0)
     accrual_fixed_fen = models.BigIntegerField(_("interest accrued in full on other periods"), default=0)
+    # Penalty and compound interest: the installments' amounts are stored as of penalty_as_of (the day of the
+    # last replay or repayment); each close of business adds the loan's daily amounts below to its dues
+    # instead of rewriting every overdue installment, and readers bring installments to date
+    # (ledger.state.penalty_to_date). The daily amounts are those of the installments whose penalty has
+    # started; the close adds those starting on its day.
+    penalty_as_of = models.DateField(_("installments' penalty stored as of"), null=True, blank=True)
+    penalty_daily_fen = models.BigIntegerField(_("penalty interest a day"), default=0)
+    compound_daily_fen = models.BigIntegerField(_("compound interest a day"), default=0)
 
     history = HistoricalRecords(excluded_fields=[
         "state_as_of", "principal_due_fen", "interest_due_fen", "penalty_due_fen", "compound_due_fen",
         "fee_due_fen", "overdue_principal_fen", "overdue_interest_fen", "interest_accrued_fen", "days_past_due",
         "bucket", "next_due_date", "credit_fen", "principal_outstanding_fen", "disbursed_fen", "accrual_until",
-        "accrual_start", "accrual_days", "accrual_interest_fen", "accrual_paid_fen", "accrual_fixed_fen"])
+        "accrual_start", "accrual_days", "accrual_interest_fen", "accrual_paid_fen", "accrual_fixed_fen",
+        "penalty_as_of", "penalty_daily_fen", "compound_daily_fen"])
 
     class Meta:
         verbose_name = _("loan")

@@ -4,7 +4,8 @@ A repayment valued on the business date, on a loan the close of business left
 as of yesterday, with no credit held and no fee owed, that pays only what is
 due (nothing left over to hold as credit) and does not pay the loan off, changes
 the loan exactly as the engine's processing of that day does (``engine`` module
-doc, "Processing of day X"): penalty is already accrued through yesterday; the
+doc, "Processing of day X"): penalty is accrued through yesterday (the overdue
+installments' own amounts brought there from the loan's ``penalty_as_of``); the
 installments due today fall due; the amount is split by ``allocation.plan`` in
 the product's order and mode, oldest installment first; then today's penalty and
 compound interest accrue on what is still overdue, and the balances, days past
@@ -31,7 +32,7 @@ from .accrual import accrued_to, daily_rate, per_day_amount
 from .allocation import plan
 from .close import store_windows
 from .models import Allocation, Installment, Loan, Posting
-from .state import DAY_BASIS, WINDOW_FIELDS
+from .state import DAY_BASIS, WINDOW_FIELDS, penalty_to_date
 
 ONE_DAY = dt.timedelta(days=1)
 S = Installment.Status
@@ -113,7 +114,7 @@ def repay(pairs: list[tuple[Loan, Posting]], today: dt.date) -> list[Loan]:
 
 LOAN_COLUMNS = ("principal_outstanding_fen", "principal_due_fen", "interest_due_fen", "penalty_due_fen",
                 "compound_due_fen", "overdue_principal_fen", "overdue_interest_fen", "interest_accrued_fen",
-                "days_past_due", "bucket", "status")
+                "days_past_due", "bucket", "status", "penalty_daily_fen", "compound_daily_fen", "penalty_as_of")
 
 
 def _rows(loan_ids: list[int], today: dt.date, yesterday: dt.date) -> dict[int, dict[int, _Row]]:
@@ -142,6 +143,9 @@ def _rows(loan_ids: list[int], today: dt.date, yesterday: dt.date) -> dict[int, 
 def _apply(loan: Loan, posting: Posting, rows: dict[int, _Row], today: dt.date):
     product = loan.product
     before = {row.id: row.written() for row in rows.values()}
+    # the overdue installments' penalty, stored as of loan.penalty_as_of, through yesterday (the close of
+    # business added it to the loan's dues only); they are all read, so the loan's rows are as of today after
+    penalty_to_date(loan, rows.values(), today - ONE_DAY)
     order = product.allocation_order.split(",")
     rank = {component: i for i, component in enumerate(order)}
     due = sorted((r for r in rows.values() if r.due_date <= today and not r.closed()),
@@ -181,6 +185,7 @@ def _apply(loan: Loan, posting: Posting, rows: dict[int, _Row], today: dt.date):
     values = dict.fromkeys(("principal_due_fen", "interest_due_fen", "penalty_due_fen", "compound_due_fen",
                             "overdue_principal_fen", "overdue_interest_fen", "interest_accrued_fen"), 0)
     oldest = None
+    penalty_daily = compound_daily = 0  # what the loan bears a day from tomorrow (the close adds new starts)
     for row in rows.values():
         if row.status == S.SUPERSEDED:
             continue
@@ -188,10 +193,14 @@ def _apply(loan: Loan, posting: Posting, rows: dict[int, _Row], today: dt.date):
             if row.due_date < today and today >= row.due_date + start:
                 base = row.principal_fen - row.paid_principal_fen
                 if base:
-                    row.penalty_fen += per_day_amount(base, pen_rate)
+                    amount = per_day_amount(base, pen_rate)
+                    row.penalty_fen += amount
+                    penalty_daily += amount
                 base = row.interest_fen - row.paid_interest_fen
                 if base:
-                    row.compound_fen += per_day_amount(base, comp_rate)
+                    amount = per_day_amount(base, comp_rate)
+                    row.compound_fen += amount
+                    compound_daily += amount
             op = row.principal_fen - row.paid_principal_fen
             oi = row.interest_fen - row.paid_interest_fen
             values["principal_due_fen"] += op
@@ -213,7 +222,8 @@ def _apply(loan: Loan, posting: Posting, rows: dict[int, _Row], today: dt.date):
                                                                 today) - row.paid_interest_fen)
     dpd = (today - oldest).days if oldest is not None else 0
     values |= {"principal_outstanding_fen": outstanding, "days_past_due": dpd, "bucket": engine.bucket_for(dpd),
-               "status": Loan.Status.OVERDUE if dpd else Loan.Status.ACTIVE, "state_as_of": today}
+               "status": Loan.Status.OVERDUE if dpd else Loan.Status.ACTIVE, "state_as_of": today,
+               "penalty_daily_fen": penalty_daily, "compound_daily_fen": compound_daily, "penalty_as_of": today}
     # what the next due date is, when it can be told from these rows; else _next_due asks (None: to ask)
     if any(r.due_date == today and not r.closed() for r in rows.values() if r.status != S.SUPERSEDED):
         values["next_due_date"] = today

@@ -21,7 +21,7 @@ from postloan.org.permissions import require
 
 from . import engine, quick, schedule
 from .models import Installment, Loan, Posting, Product, ReversalRequest, ScheduleVersion
-from .state import inputs, refresh, replayed
+from .state import inputs, penalty_to_date, refresh, replayed
 
 MAX_RATE = Decimal("0.36")
 
@@ -827,8 +827,8 @@ def preview(fn, **kwargs):
             fn(**kwargs)
             loan = Loan.objects.get(pk=kwargs["loan"].pk)
             result["loan"] = loan
-            result["installments"] = list(Installment.objects.filter(loan=loan).exclude(
-                status=Installment.Status.SUPERSEDED).order_by("due_date", "seq"))
+            result["installments"] = penalty_to_date(loan, list(Installment.objects.filter(loan=loan).exclude(
+                status=Installment.Status.SUPERSEDED).order_by("due_date", "seq")))
             raise _Rollback
     except _Rollback:
         pass

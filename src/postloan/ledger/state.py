@@ -15,6 +15,7 @@ from decimal import Decimal
 from postloan.kernel import businessdate
 
 from . import engine
+from .accrual import daily_rate, penalty_days, per_day_amount
 from .models import Allocation, Installment, Loan, Posting, ScheduleVersion
 
 DAY_BASIS = {"ACT/360": 360, "30/360": 360, "30E/360": 360, "ACT/365F": 365, "ACT/ACT": 365}
@@ -146,6 +147,9 @@ LOAN_FIELDS = {
     "accrual_interest_fen": "accrual_interest",
     "accrual_paid_fen": "accrual_paid",
     "accrual_fixed_fen": "accrual_fixed",
+    "penalty_daily_fen": "penalty_daily",
+    "compound_daily_fen": "compound_daily",
+    "penalty_as_of": "as_of",  # a replay stores every installment's penalty through its date
 }
 WINDOW_FIELDS = ("accrual_until", "accrual_start", "accrual_days", "accrual_interest_fen", "accrual_paid_fen",
                  "accrual_fixed_fen")
@@ -194,6 +198,29 @@ def refresh(loan: Loan, as_of: dt.date | None = None) -> engine.LoanState:
     return refresh_many([loan], as_of or businessdate.current())[loan.pk]
 
 
+def penalty_to_date(loan: Loan, rows, through: dt.date | None = None):
+    """The installments ``rows`` of ``loan`` (model instances, or rows with the same attributes) with their
+    penalty and compound interest brought, in memory, from ``loan.penalty_as_of`` (the day they are stored
+    as of) to ``through`` (default: the loan's ``state_as_of``). The close of business adds a day's penalty
+    to the loan's dues only (``penalty_daily_fen``), not to each overdue installment: an overdue
+    installment's base does not change between postings, so what it bore since is per-day amount × days
+    (``accrual.penalty_days``). Returns ``rows``."""
+    since, through = loan.penalty_as_of, through or loan.state_as_of
+    if since is None or through is None or through <= since:
+        return rows
+    terms = terms_of(loan)
+    pen_rate = daily_rate(terms.annual_rate, terms.penalty_markup, terms.day_basis)
+    comp_rate = daily_rate(terms.annual_rate, terms.compound_markup, terms.day_basis)
+    for row in rows:
+        if row.status != Installment.Status.OVERDUE:
+            continue
+        days = penalty_days(row.due_date, terms.grace_days, since, through)
+        if days:
+            row.penalty_fen += per_day_amount(row.principal_fen - row.paid_principal_fen, pen_rate) * days
+            row.compound_fen += per_day_amount(row.interest_fen - row.paid_interest_fen, comp_rate) * days
+    return rows
+
+
 def check(loan: Loan) -> list[str]:
     """Differences between the stored state and a replay of the postings (empty: consistent)."""
     as_of = loan.state_as_of or businessdate.current()
@@ -202,6 +229,11 @@ def check(loan: Loan) -> list[str]:
     fresh = Loan.objects.get(pk=loan.pk)
     if fresh.accrual_until is None:  # the window is not computed yet (data from before it existed)
         loan_values = {f: v for f, v in loan_values.items() if f not in WINDOW_FIELDS}
+    # the installments' penalty is stored as of penalty_as_of (at most the state's date): brought to date
+    del loan_values["penalty_as_of"]
+    if fresh.penalty_as_of is not None and fresh.penalty_as_of > as_of:
+        problems.append(f"{loan.loan_no}: penalty_as_of {fresh.penalty_as_of} is after the state's date {as_of}")
+    penalty_to_date(fresh, data.installments.values(), as_of)
     for field, value in loan_values.items():
         stored = getattr(fresh, field)
         if stored != value:

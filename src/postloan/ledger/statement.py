@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from postloan.kernel import businessdate
 
 from .models import Installment, Loan, Posting
-from .state import replayed
+from .state import penalty_to_date, replayed
 
 BALANCE_FIELDS = (
     ("principal_outstanding", _("Principal outstanding")),
@@ -53,8 +53,9 @@ def context(loan: Loan, start: dt.date, end: dt.date) -> dict:
             split[a.component] += a.amount_fen
         rows.append({"posting": p, "split": [split.get(c, 0) for c in COMPONENTS],
                      "reversed_by": reversed_refs.get(p.id)})
-    installments = list(Installment.objects.filter(loan=loan, due_date__gte=start, due_date__lte=end)
-                        .exclude(status=Installment.Status.SUPERSEDED).order_by("due_date", "seq"))
+    installments = penalty_to_date(loan, list(
+        Installment.objects.filter(loan=loan, due_date__gte=start, due_date__lte=end)
+        .exclude(status=Installment.Status.SUPERSEDED).order_by("due_date", "seq")))
     return {
         "loan": loan,
         "start": start,

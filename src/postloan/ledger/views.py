@@ -26,6 +26,7 @@ from postloan.web.views import ActionRequiredMixin, ListPage
 
 from . import filters, forms, navigation, services, statement, tables
 from .models import Allocation, Installment, Loan, Posting, ReversalRequest, ScheduleVersion
+from .state import penalty_to_date
 
 # Importing ``navigation`` registers the menu entries and work queues (idempotent; LedgerConfig.ready()
 # imports it too).
@@ -107,9 +108,10 @@ def paid_fen(row: Installment) -> int:
             + row.paid_fee_fen)
 
 
-def current_installments(loan: Loan):
-    return (Installment.objects.filter(loan=loan).exclude(status=Installment.Status.SUPERSEDED)
-            .select_related("version").order_by("due_date", "seq"))
+def current_installments(loan: Loan) -> list[Installment]:
+    """The loan's installments, penalty and compound interest brought to the state's date."""
+    return penalty_to_date(loan, list(Installment.objects.filter(loan=loan).exclude(
+        status=Installment.Status.SUPERSEDED).select_related("version").order_by("due_date", "seq")))
 
 
 def schedule_rows(installments) -> list[dict]:
@@ -282,7 +284,7 @@ class ScheduleVersionView(ActionRequiredMixin, TemplateView):
         version = get_object_or_404(ScheduleVersion.objects.select_related("posting"), loan=loan,
                                     number=kwargs["number"])
         ctx.update({"loan": loan, "version": version, "title": f"{loan.loan_no} v{version.number}",
-                    "schedule": schedule_rows(version.installments.order_by("seq")),
+                    "schedule": schedule_rows(penalty_to_date(loan, list(version.installments.order_by("seq")))),
                     "versions": ScheduleVersion.objects.filter(loan=loan).order_by("number")})
         return ctx
 

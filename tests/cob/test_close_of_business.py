@@ -216,12 +216,3 @@ def test_partition_and_thread_settings_default_when_unset(monkeypatch):
     assert runner._env_count("POSTLOAN_COB_THREADS", 4) == 4
     monkeypatch.setenv("POSTLOAN_COB_THREADS", " 3 ")
     assert runner._env_count("POSTLOAN_COB_THREADS", 4) == 3
-
-
-def test_partitions_are_larger_on_sqlite_unless_set(monkeypatch):
-    from django.db import connection
-
-    monkeypatch.setattr(runner, "PARTITION_SIZE", None)
-    assert runner.partition_size() == (25_000 if connection.vendor == "sqlite" else 10_000)
-    monkeypatch.setattr(runner, "PARTITION_SIZE", 500)
-    assert runner.partition_size() == 500

@@ -45,18 +45,7 @@ def _env_count(name: str, default: int | None) -> int | None:
     return int(value)
 
 
-PARTITION_SIZE = _env_count("POSTLOAN_COB_PARTITION", None)  # None: by database (partition_size)
-
-
-def partition_size() -> int:
-    """Loans per partition: ``POSTLOAN_COB_PARTITION``, else 25,000 on SQLite (one writer: fewer, larger
-    transactions; a million loans closed 17 % faster than with 10,000 — 117,818 against 100,020 loans/s —
-    and 50,000 no faster) and 10,000 on PostgreSQL (enough partitions to keep threads and workers busy)."""
-    return PARTITION_SIZE or default_partition_size(connection.vendor)
-
-
-def default_partition_size(vendor: str) -> int:
-    return 25_000 if vendor == "sqlite" else 10_000
+PARTITION_SIZE = _env_count("POSTLOAN_COB_PARTITION", 10_000)
 STALE_AFTER = dt.timedelta(minutes=10)
 
 
@@ -341,7 +330,7 @@ def _refresh_statistics() -> None:
 
 
 def _plan_partitions(step: CobStep, day: dt.date) -> list[CobPartition]:
-    """The step's partitions: ranges of loan ids with about ``partition_size()`` loans to close each. The day's
+    """The step's partitions: ranges of loan ids with about PARTITION_SIZE loans to close each. The day's
     first step plans them, later steps copy its ranges (the set a day closes does not change during it)."""
     existing = list(step.partitions.order_by("number"))
     if existing:
@@ -359,8 +348,8 @@ def _plan_partitions(step: CobStep, day: dt.date) -> list[CobPartition]:
 
 
 def _ranges(day: dt.date) -> list[tuple[int, int]]:
-    """The day's ranges of loan ids. Yesterday's are kept while they still hold ``partition_size()`` / 2 to 2 ×
-    that many loans on average and at most (loans close, a few are added), with the first widened to
+    """The day's ranges of loan ids. Yesterday's are kept while they still hold PARTITION_SIZE / 2 to 2 ×
+    PARTITION_SIZE loans on average and at most (loans close, a few are added), with the first widened to
     the lowest id and the loans past the last (new since) planned after it: numbering every open loan costs
     more than a step's partition at a million loans. Otherwise all are numbered afresh."""
     from django.db.models import Max
@@ -374,12 +363,11 @@ def _ranges(day: dt.date) -> list[tuple[int, int]]:
         old = list(CobPartition.objects.filter(step__day_id=last_day).values("number", "first_loan", "last_loan")
                    .annotate(rows=Max("rows")).order_by("number").values_list("first_loan", "last_loan", "rows"))
         sizes = [rows for _first, _last, rows in old]
-        size = partition_size()
-        if old and sum(sizes) >= len(sizes) * size // 2 and max(sizes) <= 2 * size:
+        if old and sum(sizes) >= len(sizes) * PARTITION_SIZE // 2 and max(sizes) <= 2 * PARTITION_SIZE:
             ranges = [(first, last) for first, last, _rows in old]
             ranges[0] = (min(1, ranges[0][0]), ranges[0][1])
             tail = _number(day, after=ranges[-1][1])
-            if tail and len(tail) == 1 and tail[0][2] < size // 2:
+            if tail and len(tail) == 1 and tail[0][2] < PARTITION_SIZE // 2:
                 ranges[-1] = (ranges[-1][0], tail[0][1])  # a few new loans: the last partition takes them
             else:
                 ranges += [(first, last) for first, last, _n in tail]
@@ -388,22 +376,21 @@ def _ranges(day: dt.date) -> list[tuple[int, int]]:
 
 
 def _number(day: dt.date, after: int = 0) -> list[tuple[int, int, int]]:
-    """(first id, last id, loans) of each run of ``partition_size()`` loans the close of ``day`` works on, with ids
+    """(first id, last id, loans) of each run of PARTITION_SIZE loans the close of ``day`` works on, with ids
     above ``after``, from one query that numbers them in the database (a range runs from its first loan to
     the next one's first − 1)."""
     from django.db.models import Count, F, Max, Window
     from django.db.models.functions import Mod, RowNumber
 
-    size = partition_size()
     closing = Loan.objects.filter(registry.closing(day), id__gt=after)
     firsts = list(closing.annotate(n=Window(RowNumber(), order_by=F("id").asc()))
-                  .annotate(m=Mod(F("n") - 1, size)).filter(m=0).order_by("id")
+                  .annotate(m=Mod(F("n") - 1, PARTITION_SIZE)).filter(m=0).order_by("id")
                   .values_list("id", flat=True))
     if not firsts:
         return []
     total = closing.aggregate(last=Max("id"), n=Count("id"))
     ends = [f - 1 for f in firsts[1:]] + [total["last"]]
-    counts = [size] * (len(firsts) - 1) + [total["n"] - size * (len(firsts) - 1)]
+    counts = [PARTITION_SIZE] * (len(firsts) - 1) + [total["n"] - PARTITION_SIZE * (len(firsts) - 1)]
     return list(zip(firsts, ends, counts, strict=True))
 
 

@@ -39,8 +39,7 @@ class Command(BaseCommand):
                               f"{DEFAULT_POSTGRES}); only its host, port and credentials are used")
         cob.add_argument("--format", choices=["text", "json"], default="text")
         cob.add_argument("--partition", type=int, default=None,
-                         help="loans per partition (default: POSTLOAN_COB_PARTITION, else 25000 on SQLite, "
-                              "10000 on PostgreSQL)")
+                         help="loans per partition (default: POSTLOAN_COB_PARTITION or 10000)")
         cob.add_argument("--seed", type=int, default=20260302)
         cob.add_argument("--sample", type=int, default=200, help="loans checked against a full replay (default 200)")
         cob.add_argument("--profile", metavar="FILE", help="write cProfile statistics of the measured run to FILE")
@@ -141,8 +140,7 @@ class Command(BaseCommand):
             "seconds": measured["seconds"],
             "repayments_posted": measured["repayments_posted"],
             "repayment_seconds": measured["repayment_seconds"],
-            "partition": int(env.get("POSTLOAN_COB_PARTITION")
-                             or runner.default_partition_size("sqlite" if database == "sqlite" else "postgresql")),
+            "partition": int(env.get("POSTLOAN_COB_PARTITION") or runner.PARTITION_SIZE),
             "workers": workers,
             "per_day": measured["per_day"],
             "generated": generated,

@@ -216,3 +216,20 @@ def test_partition_and_thread_settings_default_when_unset(monkeypatch):
     assert runner._env_count("POSTLOAN_COB_THREADS", 4) == 4
     monkeypatch.setenv("POSTLOAN_COB_THREADS", " 3 ")
     assert runner._env_count("POSTLOAN_COB_THREADS", 4) == 3
+
+
+def test_postgresql_statistics_of_the_loans_are_taken_for_the_columns_the_close_selects_by(portfolio):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL planner statistics")
+    runner.run(to=dt.date(2026, 1, 6))
+    with connection.cursor() as cursor:
+        runner._analyze(cursor, "public", "ledger_loan")
+        cursor.execute("SELECT attname FROM pg_stats WHERE schemaname = 'public' AND tablename = 'ledger_loan'")
+        analysed = {row[0] for row in cursor.fetchall()}
+        cursor.execute("SELECT most_common_vals::text FROM pg_stats WHERE schemaname = 'public' "
+                       "AND tablename = 'ledger_loan' AND attname = 'state_as_of'")
+        (dates,), = cursor.fetchall()
+    assert analysed >= set(runner.ANALYZED_COLUMNS["ledger_loan"]) and "loan_no" not in analysed
+    assert "2026-01-06" in dates  # the statistics know the day the loans are as of

@@ -55,8 +55,8 @@ def test_the_close_adds_the_daily_penalty_and_leaves_overdue_installments_as_sto
     replayed_loan.refresh_from_db()
     assert replayed_loan.penalty_as_of == dt.date(2026, 1, 15)
 
-    # loans the close advanced every day (none replayed: no credit falling due) kept their overdue
-    # installments as they were stored, and owe what the replay says
+    # loans the close advanced every day since the 9th (not replayed) kept their overdue installments as
+    # they were stored, and owe what the replay says
     kept = Loan.objects.filter(penalty_daily_fen__gt=0, penalty_as_of__lte=dt.date(2026, 1, 9),
                                state_as_of=dt.date(2026, 1, 20))
     assert kept.count() >= 5

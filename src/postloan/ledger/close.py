@@ -108,7 +108,6 @@ class _Close:
         self.mine = "id BETWEEN %s AND %s AND status IN (%s, %s) AND state_as_of = %s"
         self.mine_params = [first, last, *OPEN, yesterday]
         self.mine_l = "l.id BETWEEN %s AND %s AND l.status IN (%s, %s) AND l.state_as_of = %s"
-        self.starting: list[dt.date] = []  # the due dates whose penalty starts today
 
     def sql(self, sql: str, params: list) -> int:
         self.cursor.execute(sql, params)
@@ -227,7 +226,6 @@ class _Close:
             "id", "penalty_markup", "compound_markup", "grace_days")}
         # the due dates whose penalty starts today, one per grace period in use: seeks in (due date, status, loan)
         starting = sorted({self.day - dt.timedelta(days=1 + grace) for _p, _c, grace in products.values()})
-        self.starting = starting
         marks = ", ".join(["%s"] * len(starting))
         keys = self.rows(
             f"SELECT DISTINCT l.annual_rate, l.day_count, l.product_id FROM {self.inst} i CROSS JOIN {self.loan} l "
@@ -244,9 +242,9 @@ class _Close:
                 rates.append([rate, day_count, product_id, pen.numerator, pen.denominator, comp.numerator,
                               comp.denominator])
             if self.pg or all(r[3] <= SQLITE_NUMERATOR_MAX and r[5] <= SQLITE_NUMERATOR_MAX for r in rates):
-                self.penalty_starts(rates, first_due)
+                self.penalty_starts(rates, first_due, starting)
             else:
-                self.penalty_starts_python(rates, first_due)
+                self.penalty_starts_python(rates, first_due, starting)
         # the day's penalty and compound interest, for the audit record (loans in arrears: the status index)
         (penalty, compound), = self.rows(
             f"SELECT COALESCE(SUM(penalty_daily_fen), 0), COALESCE(SUM(compound_daily_fen), 0) FROM {self.loan} "
@@ -266,14 +264,14 @@ class _Close:
                 f"(VALUES {', '.join([row] * len(rates))})",
                 [v for values, due in zip(rates, first_due, strict=True) for v in (*values, due)])
 
-    def penalty_starts(self, rates: list[list], first_due: list[dt.date]) -> None:
-        """One statement: the per-day amounts of the installments whose penalty starts today, summed per loan,
-        added to the loans' daily amounts."""
+    def penalty_starts(self, rates: list[list], first_due: list[dt.date], starting: list[dt.date]) -> None:
+        """One statement: the per-day amounts of the installments whose penalty starts today (due on one of
+        ``starting``, the product's own ``first_due``), summed per loan, added to the loans' daily amounts."""
         cte, params = self._rates_cte(rates, first_due)
         divide = "div(2 * {base} * {n} + {d}, 2 * {d})" if self.pg else "(2 * {base} * {n} + {d}) / (2 * {d})"
         due_p = "(i.principal_fen - i.paid_principal_fen)"
         due_c = "(i.interest_fen - i.paid_interest_fen)"
-        marks = ", ".join(["%s"] * len(self.starting))
+        marks = ", ".join(["%s"] * len(starting))
         self.sql(
             f"WITH {cte}, s AS (SELECT i.loan_id, "
             f"SUM(CASE WHEN {due_p} > 0 THEN {divide.format(base=due_p, n='r.pn', d='r.pd')} ELSE 0 END) AS p, "
@@ -286,19 +284,19 @@ class _Close:
             f"UPDATE {self.loan} SET penalty_daily_fen = penalty_daily_fen + s.p, "
             f"compound_daily_fen = compound_daily_fen + s.c FROM s WHERE {self.loan}.id = s.loan_id "
             "AND (s.p > 0 OR s.c > 0)",
-            [*params, *self.starting, self.first, self.last, *self.mine_params])
+            [*params, *starting, self.first, self.last, *self.mine_params])
 
-    def penalty_starts_python(self, rates: list[list], first_due: list[dt.date]) -> None:
+    def penalty_starts_python(self, rates: list[list], first_due: list[dt.date], starting: list[dt.date]) -> None:
         """The same in Python, for rates whose fractions are too long for SQLite's integers."""
         terms = {(r[0], r[1], r[2]): (Fraction(r[3], r[4]), Fraction(r[5], r[6]), due)
                  for r, due in zip(rates, first_due, strict=True)}
-        marks = ", ".join(["%s"] * len(self.starting))
+        marks = ", ".join(["%s"] * len(starting))
         rows = self.rows(
             "SELECT i.loan_id, i.due_date, i.principal_fen - i.paid_principal_fen, "
             "i.interest_fen - i.paid_interest_fen, l.annual_rate, l.day_count, l.product_id "
             f"FROM {self.inst} i JOIN {self.loan} l ON l.id = i.loan_id WHERE i.due_date IN ({marks}) "
             f"AND i.status = '{OVERDUE}' AND i.loan_id BETWEEN %s AND %s AND {self.mine_l}",
-            [*self.starting, self.first, self.last, *self.mine_params])
+            [*starting, self.first, self.last, *self.mine_params])
         per_loan: dict[int, list[int]] = {}
         for loan_id, due, principal, interest, rate, day_count, product_id in rows:
             penalty_rate, compound_rate, first = terms[(rate, day_count, product_id)]
